@@ -1,0 +1,46 @@
+# rnn-tutor: `make book` sets everything up and builds the book; `make test` runs every test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# apt needs root; elsewhere sudo is used when present.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+
+.PHONY: setup browser book student test test-fast bench reproduce clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --no-deps --no-build-isolation -e .
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own here).
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver; }
+
+book: setup
+	$(BIN)/python scripts/build_book.py
+
+student: setup
+	$(BIN)/python scripts/build_book.py --student
+
+test: setup browser
+	$(BIN)/python scripts/build_book.py
+	$(BIN)/python scripts/build_book.py --student
+	$(BIN)/python -m pytest -n 2 --dist loadscope tests
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -n 2 --dist loadscope notebooks
+
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 --dist loadscope -m "not browser" tests
+
+bench: setup
+	$(BIN)/python scripts/bench.py
+
+reproduce: setup
+	$(BIN)/python scripts/reproduce.py
+
+clean:
+	rm -rf _build _build_student

@@ -1,0 +1,20 @@
+"""rnn_tutor: recurrent networks from scratch, for the rnn-tutor book.
+
+Submodules, one idea each: ``cells`` (one time step, forward and backward), ``layers``
+(unrolling over time, stacked and bidirectional networks, NumPy mirrors of torch),
+``init`` (initialisers), ``gradients`` (Jacobians, gradient profiles, clipping,
+gradient checks), ``tasks`` (sequence tasks and their baselines), ``models`` and
+``train`` (PyTorch models and the training loop), ``plots`` and ``widgets``.
+"""
+
+__version__ = "0.1.0"
+__all__ = ["from_torch"]
+
+
+def __getattr__(name):
+    # Imported lazily so that ``import rnn_tutor`` stays fast (layers needs torch only
+    # when converting a torch module).
+    if name == "from_torch":
+        from .layers import from_torch
+        return from_torch
+    raise AttributeError(f"module 'rnn_tutor' has no attribute {name!r}")
