@@ -1,0 +1,85 @@
+"""Sphinx extension: serve every third-party script the book needs from its own origin.
+
+The built book must work from a USB stick or behind a firewall, so nothing may be loaded
+from a CDN. At build time this extension copies, from installed Python packages:
+
+- plotly.js (the ``plotly`` package's bundled ``plotly.min.js``), added only to the pages
+  that contain a plotly figure (see ``rnn_tutor.plots``);
+- MathJax 3 (the ``django-static-mathjax`` package, which installs the ``mathjax``
+  module with MathJax's ``es5`` build), used through Sphinx's ``mathjax_path``.
+
+Files are staged in ``<build dir>/.vendor_static/vendor/`` (outside Sphinx's output
+folder, as ``html_static_path`` requires) and Sphinx copies them to ``_static/vendor/``.
+Nothing third-party is committed to the repository. The folder is deliberately not called
+``_static``: Jupyter Book adds every script found in a ``_static`` folder to every page.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+PLOTLY_JS = "vendor/plotly/plotly.min.js"
+MATHJAX_JS = "vendor/mathjax/tex-mml-chtml.js"
+# The parts of MathJax's es5 build that tex-mml-chtml.js loads on demand: TeX extensions,
+# CHTML fonts, the context menu and its accessibility tools (which need the speech rule
+# engine, sre). The other combined components (svg output, ...) are not copied.
+_MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output", "ui", "a11y", "sre", "adaptors")
+
+
+def _package_dir(module: str, hint: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"the book needs the Python package that provides '{module}' "
+                           f"({hint}); install the pinned requirements.txt")
+    return Path(spec.origin).parent
+
+
+def sources() -> dict[str, Path]:
+    """Map each served file or folder (relative to ``_static``) to its installed source."""
+    plotly_js = _package_dir("plotly", "plotly") / "package_data" / "plotly.min.js"
+    mathjax = _package_dir("mathjax", "django-static-mathjax") / "static" / "mathjax" / "es5"
+    out = {PLOTLY_JS: plotly_js}
+    for part in _MATHJAX_PARTS:
+        out[f"vendor/mathjax/{part}"] = mathjax / part
+    for target, src in out.items():
+        if not src.exists():
+            raise RuntimeError(f"expected {src} (for _static/{target}); is the installed "
+                               "package the pinned version?")
+    return out
+
+
+def _stage(app: Sphinx) -> None:
+    if app.builder.format != "html":
+        return
+    stage = Path(app.outdir).parent / ".vendor_static"
+    if stage.exists():
+        shutil.rmtree(stage)
+    for target, src in sources().items():
+        dest = stage / target
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dest)
+        else:
+            shutil.copy2(src, dest)
+    app.config.html_static_path.append(str(stage))
+
+
+def _add_plotly(app: Sphinx, pagename: str, templatename: str, context: dict,
+                doctree) -> None:
+    # Only pages with a figure pay for plotly.js; it is loaded synchronously in the head,
+    # before the figures' inline scripts run.
+    if "plotly-graph-div" in context.get("body", ""):
+        app.builder.add_js_file(PLOTLY_JS)
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("builder-inited", _stage)
+    app.connect("html-page-context", _add_plotly)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,296 @@
+"""Plotly figures that render in the static book and in every notebook front end.
+
+Two helpers:
+
+``show(fig)``
+    Displays a figure. Under a kernel, plotly >= 6.1 emits only the
+    ``application/vnd.plotly.v1+json`` MIME type, which the book's renderer (myst-nb)
+    cannot draw: the figure would silently vanish from the book. ``show`` therefore
+    emits a MIME bundle with an HTML fragment (the figure's JSON plus a few lines of
+    JavaScript that call ``Plotly.newPlot``) *and* the plotly JSON:
+
+    - the book renders the HTML; plotly.js is served once per page from the book's own
+      static folder, so nothing is fetched from another host;
+    - JupyterLab and VS Code draw the plotly JSON with their plotly renderers;
+    - front ends that only understand HTML and have no plotly.js on the page (Colab,
+      the classic notebook) load it on demand, through require.js where the page uses
+      it, otherwise with a plain ``<script>`` tag. That fallback never runs in the book,
+      where ``window.Plotly`` is always defined first (the browser tests check that no
+      page requests anything from another host).
+
+``slider_figure(values, traces, label=...)``
+    Builds a ``go.Figure`` with one animation frame per slider value, all computed in
+    Python when the figure is made. Moving the slider swaps frames in the browser, so
+    the figure stays interactive in the static book, with no kernel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs_version
+
+from ._validate import as_float_array, check_nonnegative_int
+
+__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "PLOTLY_JS_VERSION"]
+
+#: Version of plotly.js bundled with the installed plotly package (the book serves it).
+PLOTLY_JS_VERSION = get_plotlyjs_version()
+
+# Only used by live front ends that have no plotly.js on the page (see module docstring).
+_PLOTLY_JS_FALLBACK_URL = f"https://cdn.plot.ly/plotly-{PLOTLY_JS_VERSION}.min.js"
+_DEFAULT_HEIGHT = 450
+_CONFIG = {"responsive": True, "displaylogo": False}
+_counter = itertools.count(1)
+
+# Runs where the figure is displayed. ``draw`` needs ``window.Plotly``; in the book it is
+# already there (loaded in the page head). Otherwise plotly.js is loaded once per page.
+_SCRIPT = """(function () {
+  var spec = %(spec)s;
+  function draw(Plotly) {
+    var gd = document.getElementById(%(div_id)s);
+    if (!gd) { return; }
+    Plotly.newPlot(gd, spec.data, spec.layout, spec.config).then(function () {
+      if (spec.frames && spec.frames.length) { return Plotly.addFrames(gd, spec.frames); }
+    });
+  }
+  if (window.Plotly) { draw(window.Plotly); return; }
+  if (typeof window.define === "function" && window.define.amd && window.require) {
+    window.require.config({paths: {plotly: %(url_no_ext)s}});
+    window.require(["plotly"], function (Plotly) { window.Plotly = Plotly; draw(Plotly); });
+    return;
+  }
+  var queue = window.__rnnTutorPlotlyQueue = window.__rnnTutorPlotlyQueue || [];
+  queue.push(draw);
+  if (queue.length > 1) { return; }
+  var tag = document.createElement("script");
+  tag.src = %(url)s;
+  tag.onload = function () { while (queue.length) { queue.shift()(window.Plotly); } };
+  document.head.appendChild(tag);
+})();"""
+
+
+def _check_figure(fig) -> go.Figure:
+    if not isinstance(fig, go.Figure):
+        raise TypeError("fig must be a plotly.graph_objects.Figure; got "
+                        f"{type(fig).__name__}. Build it with go.Figure(...) or plotly.express.")
+    return fig
+
+
+def _spec(fig: go.Figure) -> dict:
+    """The figure as plain JSON-ready data: data, layout, frames and config."""
+    spec = json.loads(pio.to_json(fig, validate=False))
+    spec.setdefault("data", [])
+    spec.setdefault("layout", {})
+    spec.setdefault("frames", [])
+    spec["config"] = dict(_CONFIG)
+    return spec
+
+
+def figure_html(fig: go.Figure, div_id: str | None = None) -> str:
+    """Return an HTML fragment that draws ``fig`` with the page's plotly.js.
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+        The figure to draw (with its frames, if any).
+    div_id : str, optional
+        Id of the figure's ``<div>``. By default a deterministic id is derived from the
+        figure's content and a per-process counter, so re-running a notebook gives the
+        same HTML and two displays of one figure never share an id.
+
+    Returns
+    -------
+    str
+        A ``<div class="plotly-graph-div">`` and a ``<script>``. The fragment contains
+        neither plotly.js nor MathJax; see the module docstring for where plotly.js comes
+        from.
+    """
+    return _html_from_spec(_spec(_check_figure(fig)), div_id)
+
+
+def _html_from_spec(spec: dict, div_id: str | None) -> str:
+    spec_json = json.dumps(spec, separators=(",", ":"), sort_keys=True)
+    if div_id is None:
+        digest = hashlib.sha1(spec_json.encode()).hexdigest()[:10]
+        div_id = f"rnn-fig-{digest}-{next(_counter)}"
+    elif not isinstance(div_id, str) or not div_id:
+        raise TypeError(f"div_id must be a non-empty string or None; got {div_id!r}")
+    height = spec["layout"].get("height") or _DEFAULT_HEIGHT
+    # "</" must not appear inside a <script> element: it could close it early.
+    safe_json = spec_json.replace("</", "<\\/")
+    script = _SCRIPT % {
+        "spec": safe_json,
+        "div_id": json.dumps(div_id),
+        "url": json.dumps(_PLOTLY_JS_FALLBACK_URL),
+        "url_no_ext": json.dumps(_PLOTLY_JS_FALLBACK_URL[:-len(".js")]),
+    }
+    return (f'<div id="{html.escape(div_id)}" class="plotly-graph-div rnn-tutor-figure" '
+            f'style="height:{int(height)}px; width:100%;"></div>\n'
+            f'<script type="text/javascript">\n{script}\n</script>')
+
+
+def mime_bundle(fig: go.Figure) -> dict:
+    """Return the MIME bundle that :func:`show` displays.
+
+    Keys: ``text/html`` (see :func:`figure_html`), ``application/vnd.plotly.v1+json``
+    (for front ends with a plotly renderer) and ``text/plain`` (a one-line summary for
+    terminals).
+    """
+    spec = _spec(_check_figure(fig))
+    title = fig.layout.title.text or "untitled"
+    return {
+        "text/html": _html_from_spec(spec, None),
+        "application/vnd.plotly.v1+json": spec,
+        "text/plain": f"<plotly figure '{title}' with {len(fig.data)} trace(s) "
+                      f"and {len(fig.frames)} frame(s)>",
+    }
+
+
+def show(fig: go.Figure) -> None:
+    """Display a plotly figure so that it renders in the book and in any notebook.
+
+    Use this instead of ``fig.show()`` in the chapters: ``fig.show()`` under a kernel
+    emits only plotly's JSON MIME type, which the book cannot render (the build then
+    fails with a ``mystnb.unknown_mime_type`` warning rather than shipping a blank
+    figure).
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+        The figure, e.g. from :func:`slider_figure`.
+    """
+    from IPython.display import display
+
+    display(mime_bundle(fig), raw=True)
+
+
+def _finite_extent(arrays, log: bool):
+    """(lo, hi) over the finite (and, for a log axis, positive) entries, or None."""
+    lo, hi = math.inf, -math.inf
+    for a in arrays:
+        try:
+            v = np.asarray(a, dtype=float).ravel()
+        except (TypeError, ValueError):
+            return None  # categorical data: let plotly choose the axis
+        v = v[np.isfinite(v)]
+        if log:
+            v = v[v > 0]
+        if v.size:
+            lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+    if lo > hi:
+        return None
+    if log:
+        lo, hi = math.log10(lo), math.log10(hi)
+    pad = 0.05 * (hi - lo) if hi > lo else (abs(hi) * 0.05 or 0.5)
+    return [lo - pad, hi + pad]
+
+
+def slider_figure(values: Sequence[float], traces: Callable[[float], Sequence],
+                  *, label: str, value_format: str = ".3g", active: int = 0,
+                  layout: dict | go.Layout | None = None,
+                  fix_ranges: bool = True) -> go.Figure:
+    """Build a figure whose slider steps through precomputed frames.
+
+    Every frame is computed here, in Python, so the slider works in the static book with
+    no kernel: moving it only swaps data that is already in the page.
+
+    Parameters
+    ----------
+    values : sequence of float
+        The slider positions, in order (e.g. ``np.linspace(0.5, 1.5, 21)``).
+    traces : callable
+        ``traces(value)`` returns the list of plotly traces (``go.Scatter`` ...) to show
+        for that value. Every call must return the same number of traces, in the same
+        order, so that frames map onto them.
+    label : str
+        Name of the quantity on the slider, shown as ``label = value``.
+    value_format : str, default ".3g"
+        Format spec for the values on the slider (``format(value, value_format)``).
+    active : int, default 0
+        Index of the value shown when the page loads.
+    layout : dict or go.Layout, optional
+        Figure layout (titles, axis types, height ...).
+    fix_ranges : bool, default True
+        Fix each x and y axis to the extent of the data over *all* frames (unless the
+        layout sets a range), so that moving the slider shows the data change instead of
+        the axes rescaling to hide it.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        The figure, with ``len(values)`` frames and one slider. Display it with
+        :func:`show`.
+
+    Examples
+    --------
+    >>> import numpy as np, plotly.graph_objects as go
+    >>> t = np.arange(30)
+    >>> fig = slider_figure(np.linspace(0.8, 1.2, 5),
+    ...                     lambda w: [go.Scatter(x=t, y=w ** t)], label="w")
+    >>> len(fig.frames)
+    5
+    """
+    vals = as_float_array(values, "values", ndim=1)
+    if vals.size == 0:
+        raise ValueError("values must contain at least one slider position; got none")
+    if not callable(traces):
+        raise TypeError("traces must be a function value -> list of plotly traces; got "
+                        f"{type(traces).__name__}")
+    if not isinstance(label, str) or not label:
+        raise TypeError(f"label must be a non-empty string; got {label!r}")
+    active = check_nonnegative_int(active, "active")
+    if active >= vals.size:
+        raise ValueError(f"active must index values (0 to {vals.size - 1}); got {active}")
+    try:
+        names = [format(float(v), value_format) for v in vals]
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"value_format {value_format!r} is not a valid format spec for "
+                         f"floats: {err}") from None
+    if len(set(names)) != len(names):
+        raise ValueError(f"value_format {value_format!r} gives two slider values the same "
+                         f"label ({names}); use more digits")
+
+    frames = []
+    for v, name in zip(vals, names):
+        data = list(traces(float(v)))
+        if not data:
+            raise ValueError(f"traces({float(v)!r}) returned no traces")
+        if frames and len(data) != len(frames[0].data):
+            raise ValueError(f"traces must return the same number of traces for every "
+                             f"value; got {len(frames[0].data)} for {names[0]} and "
+                             f"{len(data)} for {name}")
+        frames.append(go.Frame(data=data, name=name))
+
+    fig = go.Figure(data=frames[active].data, frames=frames, layout=layout)
+    if fix_ranges:
+        for axis, key in (("xaxis", "x"), ("yaxis", "y")):
+            ax = getattr(fig.layout, axis)
+            if ax.range is not None:
+                continue
+            extent = _finite_extent(
+                (getattr(tr, key, None) for fr in frames for tr in fr.data
+                 if getattr(tr, key, None) is not None), log=ax.type == "log")
+            if extent is not None:
+                ax.range = extent
+    steps = [{
+        "label": name,
+        "method": "animate",
+        "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
+                          "transition": {"duration": 0}}],
+    } for name in names]
+    fig.update_layout(sliders=[{
+        "active": active,
+        "currentvalue": {"prefix": f"{label} = "},
+        "pad": {"t": 40},
+        "steps": steps,
+    }])
+    return fig
