@@ -1,0 +1,483 @@
+"""One time step of a vanilla RNN, an LSTM and a GRU, forward and backward, in NumPy.
+
+Every ``*_step_forward`` returns ``(out, cache)`` and every ``*_step_backward`` takes
+``(dout, cache)`` and returns ``(dx, dstate_prev, grads)``, where ``grads`` is a dict
+with keys ``"W_xh"``, ``"W_hh"`` and, if the biases were given, ``"b_xh"``, ``"b_hh"``.
+
+Shapes and conventions (the same as ``torch.nn.RNN``/``LSTM``/``GRU``, so parameters map
+one to one): ``x`` is ``(B, D)``, ``h_prev`` is ``(B, H)``, ``W_xh`` (torch
+``weight_ih``) is ``(G*H, D)``, ``W_hh`` (torch ``weight_hh``) is ``(G*H, H)``, ``b_xh``
+and ``b_hh`` are ``(G*H,)``, with G = 1 (RNN), 4 (LSTM, gates stacked in the order
+i, f, g, o) or 3 (GRU, gates r, z, n). Rows of ``x`` and ``h`` are examples, so a
+matrix-vector product ``W x`` of the book is ``x @ W.T`` in code.
+
+The step functions are built from two smaller pieces that :mod:`rnn_tutor.layers`
+reuses when it unrolls a whole sequence: the affine maps (``x @ W_xh.T + b_xh`` and
+``h @ W_hh.T + b_hh``) and the ``*_gates_forward``/``*_gates_backward`` functions that
+turn those pre-activations into the new state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ._validate import as_float_array, check_choice, check_shape
+
+__all__ = [
+    "Activation", "ACTIVATIONS", "sigmoid",
+    "rnn_step_forward", "rnn_step_backward",
+    "lstm_step_forward", "lstm_step_backward", "lstm_gates_forward", "lstm_gates_backward",
+    "gru_step_forward", "gru_step_backward", "gru_gates_forward", "gru_gates_backward",
+]
+
+
+# ----------------------------------------------------------------------------------------
+# Activations
+# ----------------------------------------------------------------------------------------
+
+def sigmoid(a, out=None):
+    """Logistic sigmoid sigma(a) = 1 / (1 + exp(-a)), computed without overflow.
+
+    Uses the identity sigma(a) = (1 + tanh(a / 2)) / 2, which is exact and never
+    evaluates ``exp`` of a large number (``np.exp(1000)`` would overflow and warn).
+    """
+    if out is None:
+        return 0.5 * np.tanh(0.5 * np.asarray(a)) + 0.5
+    np.multiply(a, 0.5, out=out)   # in place: no temporaries inside the LSTM's loop
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A nonlinearity phi with its derivative, for the RNN cell and for gradient analysis.
+
+    Attributes
+    ----------
+    name : str
+    value : callable
+        phi(a), elementwise.
+    derivative : callable
+        phi'(a), elementwise, as a function of the pre-activation a.
+    derivative_from_value : callable
+        phi'(a) written as a function of h = phi(a) (cheaper in backward passes, which
+        keep h anyway): tanh' = 1 - h^2, sigma' = h (1 - h), relu' = [h > 0], linear' = 1.
+    gamma : float
+        sup_a |phi'(a)|, the constant in the bound ||dh_t/dh_{t-1}|| <= gamma ||W_hh||
+        (Pascanu et al., 2013): 1 for tanh, relu and linear, 1/4 for sigmoid.
+    """
+
+    name: str
+    value: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
+    derivative_from_value: Callable[[np.ndarray], np.ndarray]
+    gamma: float
+
+
+ACTIVATIONS = {
+    "tanh": Activation(
+        "tanh", np.tanh,
+        derivative=lambda a: 1.0 - np.tanh(a) ** 2,
+        derivative_from_value=lambda h: 1.0 - h * h,
+        gamma=1.0),
+    "relu": Activation(
+        "relu", lambda a: np.maximum(a, 0.0),
+        # At a = 0 the derivative is taken to be 0, as in PyTorch.
+        derivative=lambda a: (a > 0).astype(np.result_type(a, np.float32)),
+        derivative_from_value=lambda h: (h > 0).astype(h.dtype),
+        gamma=1.0),
+    "linear": Activation(
+        "linear", lambda a: np.array(a, copy=True),
+        derivative=lambda a: np.ones_like(a),
+        derivative_from_value=lambda h: np.ones_like(h),
+        gamma=1.0),
+    "sigmoid": Activation(
+        "sigmoid", sigmoid,
+        derivative=lambda a: sigmoid(a) * (1.0 - sigmoid(a)),
+        derivative_from_value=lambda h: h * (1.0 - h),
+        gamma=0.25),
+}
+
+
+def get_activation(name) -> Activation:
+    """Return the :class:`Activation` called ``name`` (ValueError listing the choices)."""
+    return ACTIVATIONS[check_choice(name, ACTIVATIONS, "activation")]
+
+
+# ----------------------------------------------------------------------------------------
+# Shared pieces: input checks and the affine maps
+# ----------------------------------------------------------------------------------------
+
+def _check_params(W_xh, W_hh, b_xh, b_hh, gates: int):
+    """Validate the weights of a cell with ``gates`` stacked gates; return them and H, D."""
+    W_xh = as_float_array(W_xh, "W_xh", ndim=2)
+    W_hh = as_float_array(W_hh, "W_hh", ndim=2)
+    if W_hh.shape[0] % gates or W_hh.shape[0] == 0:
+        raise ValueError(f"W_hh must have shape ({gates}*H, H) for this cell (gates stacked "
+                         f"along the rows); got {W_hh.shape}")
+    hidden = W_hh.shape[0] // gates
+    check_shape(W_hh, (gates * hidden, hidden), "W_hh")
+    check_shape(W_xh, (gates * hidden, None), "W_xh")
+    if W_xh.shape[1] == 0:
+        raise ValueError(f"W_xh must have at least one column (input size D >= 1); "
+                         f"got shape {W_xh.shape}")
+    if b_xh is not None:
+        b_xh = as_float_array(b_xh, "b_xh", ndim=1)
+        check_shape(b_xh, (gates * hidden,), "b_xh")
+    if b_hh is not None:
+        b_hh = as_float_array(b_hh, "b_hh", ndim=1)
+        check_shape(b_hh, (gates * hidden,), "b_hh")
+    return W_xh, W_hh, b_xh, b_hh, hidden, W_xh.shape[1]
+
+
+def _check_step(x, states, W_xh, W_hh, b_xh, b_hh, gates: int):
+    """Validate one step's inputs; cast everything to one floating dtype.
+
+    ``states`` maps names ("h_prev", "c_prev") to arrays that must be (B, H).
+    """
+    W_xh, W_hh, b_xh, b_hh, hidden, in_size = _check_params(W_xh, W_hh, b_xh, b_hh, gates)
+    x = as_float_array(x, "x", ndim=2)
+    check_shape(x, (None, in_size), "x")
+    batch = x.shape[0]
+    if batch == 0:
+        raise ValueError("x must hold at least one example (B >= 1); got shape "
+                         f"{x.shape}")
+    states = {name: as_float_array(s, name, ndim=2) for name, s in states.items()}
+    for name, s in states.items():
+        check_shape(s, (batch, hidden), name)
+    arrays = [x, W_xh, W_hh, *states.values()] + [b for b in (b_xh, b_hh) if b is not None]
+    dtype = np.result_type(*arrays)
+    cast = (lambda a: None if a is None else a.astype(dtype, copy=False))
+    return (cast(x), {n: cast(s) for n, s in states.items()}, cast(W_xh), cast(W_hh),
+            cast(b_xh), cast(b_hh))
+
+
+def _check_grad(d, shape, dtype, name):
+    d = as_float_array(d, name)
+    check_shape(d, shape, name)
+    return d.astype(dtype, copy=False)
+
+
+def _affine(v, W, b):
+    """v @ W.T + b (b may be None): the matrix-vector product W v + b, one row per example."""
+    a = v @ W.T
+    if b is not None:
+        a += b
+    return a
+
+
+def _affine_backward(dax, dah, x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh):
+    """Backward of a_x = x W_xh^T + b_xh and a_h = h_prev W_hh^T + b_hh.
+
+    For the RNN and the LSTM both receive the same gradient (a = a_x + a_h); the GRU's
+    reset gate makes them differ. Returns dx, the part of dh_prev that flows through
+    W_hh, and the parameter gradients.
+    """
+    grads = {"W_xh": dax.T @ x, "W_hh": dah.T @ h_prev}
+    if has_b_xh:
+        grads["b_xh"] = dax.sum(axis=0)
+    if has_b_hh:
+        grads["b_hh"] = dah.sum(axis=0)
+    return dax @ W_xh, dah @ W_hh, grads
+
+
+# ----------------------------------------------------------------------------------------
+# Vanilla RNN
+# ----------------------------------------------------------------------------------------
+
+def rnn_step_forward(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh"):
+    r"""One step of a vanilla (Elman) RNN.
+
+    .. math::
+
+        a_t = W_{xh} x_t + b_{xh} + W_{hh} h_{t-1} + b_{hh}, \qquad h_t = \phi(a_t)
+
+    Parameters
+    ----------
+    x : ndarray, shape (B, D)
+        Input x_t.
+    h_prev : ndarray, shape (B, H)
+        Previous hidden state h_{t-1}.
+    W_xh : ndarray, shape (H, D)
+    W_hh : ndarray, shape (H, H)
+    b_xh, b_hh : ndarray, shape (H,), optional
+        The two biases of PyTorch; the book's single b_h is their sum.
+    activation : {"tanh", "relu", "linear", "sigmoid"}
+        The nonlinearity phi.
+
+    Returns
+    -------
+    h : ndarray, shape (B, H)
+        New hidden state h_t.
+    cache : tuple
+        What :func:`rnn_step_backward` needs.
+    """
+    phi = get_activation(activation)
+    x, states, W_xh, W_hh, b_xh, b_hh = _check_step(
+        x, {"h_prev": h_prev}, W_xh, W_hh, b_xh, b_hh, gates=1)
+    h_prev = states["h_prev"]
+    a = _affine(x, W_xh, b_xh) + _affine(h_prev, W_hh, b_hh)
+    h = phi.value(a)
+    return h, (x, h_prev, W_xh, W_hh, b_xh is not None, b_hh is not None, phi, h)
+
+
+def rnn_step_backward(dh, cache):
+    r"""Backward pass of :func:`rnn_step_forward`.
+
+    .. math::
+
+        \frac{\partial L}{\partial a_t} = \frac{\partial L}{\partial h_t} \odot \phi'(a_t),
+        \quad
+        \frac{\partial L}{\partial x_t} = W_{xh}^\top \frac{\partial L}{\partial a_t},
+        \quad
+        \frac{\partial L}{\partial h_{t-1}} = W_{hh}^\top \frac{\partial L}{\partial a_t},
+
+    and dL/dW_xh = sum over the batch of (dL/da_t) x_t^T, dL/dW_hh likewise with h_{t-1}.
+
+    Parameters
+    ----------
+    dh : ndarray, shape (B, H)
+        Upstream gradient dL/dh_t.
+    cache : tuple
+        From :func:`rnn_step_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (B, D)
+    dh_prev : ndarray, shape (B, H)
+    grads : dict
+        ``W_xh``, ``W_hh`` and the biases that were given.
+    """
+    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, phi, h = cache
+    dh = _check_grad(dh, h.shape, h.dtype, "dh")
+    da = dh * phi.derivative_from_value(h)
+    return _affine_backward(da, da, x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh)
+
+
+# ----------------------------------------------------------------------------------------
+# LSTM
+# ----------------------------------------------------------------------------------------
+
+def lstm_gates_forward(a, c_prev):
+    r"""The LSTM's state update, given the pre-activation ``a`` of all four gates.
+
+    ``a`` has shape (B, 4H) and stacks the gates' pre-activations in PyTorch's order
+    i, f, g, o. Returns ``h, c, gates, tanh_c`` where ``gates`` holds the activated
+    i, f, g, o (same layout as ``a``); :func:`lstm_gates_backward` needs the last two.
+    """
+    H = c_prev.shape[-1]
+    gates = np.empty_like(a)
+    sigmoid(a[:, :2 * H], out=gates[:, :2 * H])           # i_t, f_t
+    np.tanh(a[:, 2 * H:3 * H], out=gates[:, 2 * H:3 * H])  # g_t
+    sigmoid(a[:, 3 * H:], out=gates[:, 3 * H:])           # o_t
+    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    c = f * c_prev + i * g
+    tanh_c = np.tanh(c)
+    h = o * tanh_c
+    return h, c, gates, tanh_c
+
+
+def lstm_gates_backward(dh, dc, c_prev, gates, tanh_c, out=None):
+    r"""Backward of :func:`lstm_gates_forward`: returns ``(da, dc_prev)``.
+
+    ``dh`` and ``dc`` are the total gradients reaching h_t and c_t (for c_t: from the
+    next step and from h_t = o_t tanh(c_t)). ``out``, if given, receives ``da``.
+    """
+    H = c_prev.shape[-1]
+    i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+    da = np.empty_like(gates) if out is None else out
+    da[:, :H] = dc * g * i * (1.0 - i)                   # through i_t = sigma(.)
+    da[:, H:2 * H] = dc * c_prev * f * (1.0 - f)         # through f_t = sigma(.)
+    da[:, 2 * H:3 * H] = dc * i * (1.0 - g * g)          # through g_t = tanh(.)
+    da[:, 3 * H:] = dh * tanh_c * o * (1.0 - o)          # through o_t = sigma(.)
+    return da, dc * f
+
+
+def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b_xh=None, b_hh=None):
+    r"""One step of a long short-term memory cell (PyTorch's gate order i, f, g, o).
+
+    .. math::
+
+        i_t &= \sigma(W_{xi} x_t + b_{xi} + W_{hi} h_{t-1} + b_{hi}) \\
+        f_t &= \sigma(W_{xf} x_t + b_{xf} + W_{hf} h_{t-1} + b_{hf}) \\
+        g_t &= \tanh(W_{xg} x_t + b_{xg} + W_{hg} h_{t-1} + b_{hg}) \\
+        o_t &= \sigma(W_{xo} x_t + b_{xo} + W_{ho} h_{t-1} + b_{ho}) \\
+        c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
+        h_t &= o_t \odot \tanh(c_t)
+
+    W_xh stacks W_xi, W_xf, W_xg, W_xo along its rows (and likewise W_hh, b_xh, b_hh).
+
+    Parameters
+    ----------
+    x : ndarray, shape (B, D)
+    h_prev, c_prev : ndarray, shape (B, H)
+        h_{t-1} and c_{t-1}.
+    W_xh : ndarray, shape (4H, D)
+    W_hh : ndarray, shape (4H, H)
+    b_xh, b_hh : ndarray, shape (4H,), optional
+
+    Returns
+    -------
+    (h, c) : tuple of ndarray, shape (B, H)
+        h_t and c_t.
+    cache : tuple
+        What :func:`lstm_step_backward` needs.
+    """
+    x, states, W_xh, W_hh, b_xh, b_hh = _check_step(
+        x, {"h_prev": h_prev, "c_prev": c_prev}, W_xh, W_hh, b_xh, b_hh, gates=4)
+    h_prev, c_prev = states["h_prev"], states["c_prev"]
+    a = _affine(x, W_xh, b_xh) + _affine(h_prev, W_hh, b_hh)
+    h, c, gates, tanh_c = lstm_gates_forward(a, c_prev)
+    cache = (x, h_prev, c_prev, W_xh, W_hh, b_xh is not None, b_hh is not None,
+             gates, tanh_c)
+    return (h, c), cache
+
+
+def lstm_step_backward(dout, cache):
+    r"""Backward pass of :func:`lstm_step_forward`.
+
+    With :math:`\delta c_t = \partial L/\partial c_t + \partial L/\partial h_t \odot o_t
+    \odot (1 - \tanh^2 c_t)` (the cell state gets gradient from the next step and from
+    h_t), the gate pre-activations receive
+
+    .. math::
+
+        \delta a_i = \delta c_t \odot g_t \odot i_t (1 - i_t), \quad
+        \delta a_f = \delta c_t \odot c_{t-1} \odot f_t (1 - f_t), \\
+        \delta a_g = \delta c_t \odot i_t \odot (1 - g_t^2), \quad
+        \delta a_o = \partial L/\partial h_t \odot \tanh(c_t) \odot o_t (1 - o_t),
+
+    and :math:`\partial L/\partial c_{t-1} = \delta c_t \odot f_t` (the "constant error
+    carousel": no matrix, only the forget gate, between c_t and c_{t-1}).
+
+    Parameters
+    ----------
+    dout : tuple (dh, dc)
+        Upstream gradients dL/dh_t and dL/dc_t, each (B, H).
+    cache : tuple
+        From :func:`lstm_step_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (B, D)
+    (dh_prev, dc_prev) : tuple of ndarray, shape (B, H)
+    grads : dict
+    """
+    x, h_prev, c_prev, W_xh, W_hh, has_b_xh, has_b_hh, gates, tanh_c = cache
+    if not isinstance(dout, (tuple, list)) or len(dout) != 2:
+        raise TypeError("dout must be the pair (dh, dc) of upstream gradients; got "
+                        f"{type(dout).__name__}")
+    dh = _check_grad(dout[0], c_prev.shape, c_prev.dtype, "dh")
+    dc = _check_grad(dout[1], c_prev.shape, c_prev.dtype, "dc")
+    da, dc_prev = lstm_gates_backward(dh, dc, c_prev, gates, tanh_c)
+    dx, dh_prev, grads = _affine_backward(da, da, x, h_prev, W_xh, W_hh,
+                                          has_b_xh, has_b_hh)
+    return dx, (dh_prev, dc_prev), grads
+
+
+# ----------------------------------------------------------------------------------------
+# GRU
+# ----------------------------------------------------------------------------------------
+
+def gru_gates_forward(ax, ah, h_prev):
+    r"""The GRU's state update from its two pre-activations (PyTorch convention).
+
+    ``ax = x W_xh^T + b_xh`` and ``ah = h_prev W_hh^T + b_hh``, both (B, 3H) with gates
+    r, z, n. The reset gate multiplies ``ah``'s n-block *after* the recurrent matrix.
+    Returns ``h, gates`` with ``gates`` holding the activated r, z, n.
+    """
+    H = h_prev.shape[-1]
+    gates = np.empty_like(ax)
+    sigmoid(ax[:, :2 * H] + ah[:, :2 * H], out=gates[:, :2 * H])          # r_t, z_t
+    r, z = gates[:, :H], gates[:, H:2 * H]
+    np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:], out=gates[:, 2 * H:])      # n_t
+    n = gates[:, 2 * H:]
+    h = (1.0 - z) * n + z * h_prev
+    return h, gates
+
+
+def gru_gates_backward(dh, h_prev, ah, gates):
+    r"""Backward of :func:`gru_gates_forward`: returns ``(dax, dah, dh_prev_direct)``.
+
+    ``dh_prev_direct`` = dh * z_t is the gradient reaching h_{t-1} through the update
+    gate's shortcut; the part through W_hh is ``dah @ W_hh``, added by the caller.
+    """
+    H = h_prev.shape[-1]
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    dan = dh * (1.0 - z) * (1.0 - n * n)          # through n_t = tanh(.)
+    dax = np.empty_like(gates)
+    dax[:, :H] = dan * ah[:, 2 * H:] * r * (1.0 - r)   # through r_t = sigma(.)
+    dax[:, H:2 * H] = dh * (h_prev - n) * z * (1.0 - z)  # through z_t = sigma(.)
+    dax[:, 2 * H:] = dan
+    dah = dax.copy()
+    dah[:, 2 * H:] *= r
+    return dax, dah, dh * z
+
+
+def gru_step_forward(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None):
+    r"""One step of a gated recurrent unit, in PyTorch's convention.
+
+    .. math::
+
+        r_t &= \sigma(W_{xr} x_t + b_{xr} + W_{hr} h_{t-1} + b_{hr}) \\
+        z_t &= \sigma(W_{xz} x_t + b_{xz} + W_{hz} h_{t-1} + b_{hz}) \\
+        n_t &= \tanh(W_{xn} x_t + b_{xn} + r_t \odot (W_{hn} h_{t-1} + b_{hn})) \\
+        h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+
+    The reset gate r_t is applied *after* the recurrent matrix, r_t * (W_hn h + b_hn);
+    Cho et al. (2014) apply it before, W_hn (r_t * h). The two are different models.
+
+    Parameters
+    ----------
+    x : ndarray, shape (B, D)
+    h_prev : ndarray, shape (B, H)
+    W_xh : ndarray, shape (3H, D)
+        W_xr, W_xz, W_xn stacked along the rows.
+    W_hh : ndarray, shape (3H, H)
+    b_xh, b_hh : ndarray, shape (3H,), optional
+
+    Returns
+    -------
+    h : ndarray, shape (B, H)
+    cache : tuple
+    """
+    x, states, W_xh, W_hh, b_xh, b_hh = _check_step(
+        x, {"h_prev": h_prev}, W_xh, W_hh, b_xh, b_hh, gates=3)
+    h_prev = states["h_prev"]
+    ax = _affine(x, W_xh, b_xh)
+    ah = _affine(h_prev, W_hh, b_hh)
+    h, gates = gru_gates_forward(ax, ah, h_prev)
+    return h, (x, h_prev, W_xh, W_hh, b_xh is not None, b_hh is not None, ah, gates)
+
+
+def gru_step_backward(dh, cache):
+    r"""Backward pass of :func:`gru_step_forward`.
+
+    .. math::
+
+        \delta a_n = \partial L/\partial h_t \odot (1 - z_t) \odot (1 - n_t^2), \quad
+        \delta a_z = \partial L/\partial h_t \odot (h_{t-1} - n_t) \odot z_t (1 - z_t), \\
+        \delta a_r = \delta a_n \odot (W_{hn} h_{t-1} + b_{hn}) \odot r_t (1 - r_t),
+
+    the recurrent n-block receives :math:`\delta a_n \odot r_t`, and
+    :math:`\partial L/\partial h_{t-1} = \partial L/\partial h_t \odot z_t + W_{hh}^\top
+    \delta a_h`.
+
+    Returns
+    -------
+    dx : ndarray, shape (B, D)
+    dh_prev : ndarray, shape (B, H)
+    grads : dict
+    """
+    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, ah, gates = cache
+    dh = _check_grad(dh, h_prev.shape, h_prev.dtype, "dh")
+    dax, dah, dh_prev = gru_gates_backward(dh, h_prev, ah, gates)
+    dx, dh_prev_w, grads = _affine_backward(dax, dah, x, h_prev, W_xh, W_hh,
+                                            has_b_xh, has_b_hh)
+    return dx, dh_prev + dh_prev_w, grads
