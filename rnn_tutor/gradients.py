@@ -22,36 +22,21 @@ import numpy as np
 
 from ._validate import (as_float_array, check_choice, check_positive_float,
                         check_positive_int, check_shape)
+from . import cells
 from .init import SCALE_BY, _resolve, recurrent_matrix, rng_from_seed
 
 __all__ = [
-    "ACTIVATION_NAMES", "CELLS", "GAMMA", "spectral_norm", "spectral_radius",
+    "ACTIVATION_NAMES", "CELLS", "spectral_norm", "spectral_radius",
     "rnn_jacobian", "rnn_jacobians", "jacobian_products", "lstm_jacobian", "gru_jacobian",
     "profile_setup", "gradient_profile", "numerical_gradient", "rel_error",
     "clip_grad_norm", "clip_grad_value",
 ]
 
 CELLS = ("rnn", "lstm", "gru")
-ACTIVATION_NAMES = ("tanh", "relu", "linear", "sigmoid")
-#: gamma = max phi'(a): the factor in the Pascanu bound for each RNN nonlinearity.
-GAMMA = {"tanh": 1.0, "relu": 1.0, "linear": 1.0, "sigmoid": 0.25}
+#: The vanilla RNN's nonlinearities; their values, derivatives and gamma = max phi'
+#: (the factor in the Pascanu bound) live in :data:`rnn_tutor.cells.ACTIVATIONS`.
+ACTIVATION_NAMES = tuple(cells.ACTIVATIONS)
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
-
-def _sigmoid(a):
-    # exp(-|a|) never overflows, so this is quiet for any finite a.
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-# phi and phi' for the vanilla RNN. phi' is written in terms of both a and h = phi(a),
-# whichever is cheaper (tanh' = 1 - h^2 reuses the forward value).
-_PHI = {
-    "tanh": (np.tanh, lambda a, h: 1.0 - h * h),
-    "relu": (lambda a: np.maximum(a, 0.0), lambda a, h: (a > 0).astype(a.dtype)),
-    "linear": (lambda a: a, lambda a, h: np.ones_like(a)),
-    "sigmoid": (_sigmoid, lambda a, h: h * (1.0 - h)),
-}
 
 
 # ----------------------------------------------------------------------------- spectra
@@ -108,9 +93,8 @@ def rnn_jacobian(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh")
     H, D = W_xh.shape
     check_shape(x, x.shape[:-1] + (D,), "x")
     check_shape(h_prev, x.shape[:-1] + (H,), "h_prev (same batch as x)")
-    phi, dphi = _PHI[activation]
     a = x @ W_xh.T + h_prev @ W_hh.T + b
-    d = dphi(a, phi(a))
+    d = cells.ACTIVATIONS[activation].derivative(a)
     return d[..., :, None] * W_hh
 
 
@@ -127,12 +111,11 @@ def rnn_jacobians(xs, h0, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh"):
     check_shape(xs, (None, D), "xs (T, D)")
     h = as_float_array(h0, "h0", ndim=1)
     check_shape(h, (H,), "h0")
-    phi, dphi = _PHI[activation]
+    phi = cells.ACTIVATIONS[activation]
     out = np.empty((len(xs), H, H))
     for t, x in enumerate(xs):
-        a = x @ W_xh.T + h @ W_hh.T + b
-        h = phi(a)
-        out[t] = dphi(a, h)[:, None] * W_hh
+        h = phi.value(x @ W_xh.T + h @ W_hh.T + b)
+        out[t] = phi.derivative_from_value(h)[:, None] * W_hh
     return out
 
 
@@ -167,7 +150,6 @@ def lstm_jacobian(x, h_prev, c_prev, W_xh, W_hh, b_xh=None, b_hh=None):
     one-hot vector e_i gives row i of the Jacobian, so a batch of 2H one-hot vectors
     gives all of it in one call. ``x`` has shape (D,), ``h_prev`` and ``c_prev`` (H,).
     """
-    from . import cells
     x = as_float_array(x, "x", ndim=1)
     h_prev = as_float_array(h_prev, "h_prev", ndim=1)
     c_prev = as_float_array(c_prev, "c_prev", ndim=1)
@@ -188,7 +170,6 @@ def gru_jacobian(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None):
     Computed exactly with :func:`rnn_tutor.cells.gru_step_backward` on a batch of H
     one-hot upstream gradients (row i of the Jacobian is e_i backpropagated).
     """
-    from . import cells
     x = as_float_array(x, "x", ndim=1)
     h_prev = as_float_array(h_prev, "h_prev", ndim=1)
     H = h_prev.shape[0]
@@ -260,17 +241,15 @@ def _row_norms(G):
 
 def _rnn_profile(s):
     xs, W_xh, W_hh, u = s["xs"], s["W_xh"], s["W_hh"], s["u"]
-    phi, dphi = _PHI[s["activation"]]
+    phi = cells.ACTIVATIONS[s["activation"]]
     T, H = len(xs), len(u)
     drive = xs @ W_xh.T + (s["b_xh"] + s["b_hh"])   # all input terms at once: (T, H)
-    A = np.empty((T, H))                             # pre-activations a_1..a_T
+    Hs = np.empty((T, H))                            # hidden states h_1..h_T
     h = s["h0"]
     W_hh_T = W_hh.T
     for t in range(T):
-        a = drive[t] + h @ W_hh_T
-        A[t] = a
-        h = phi(a)
-    D = dphi(A, phi(A))                              # phi'(a_t) for every step
+        h = Hs[t] = phi.value(drive[t] + h @ W_hh_T)
+    D = phi.derivative_from_value(Hs)                # phi'(a_t) for every step at once
     grads = np.empty((T + 1, H))                     # row k: dL/dh_k
     g = grads[T] = u
     for t in range(T, 0, -1):                        # dL/dh_{t-1} = W_hh^T (phi'(a_t) * g)
@@ -278,33 +257,50 @@ def _rnn_profile(s):
     return _row_norms(grads)
 
 
-def _gated_profile(s):
-    from . import cells
-    xs, u = s["xs"], s["u"]
+def _lstm_profile(s):
+    # Built from cells' gate functions (no per-step input checks, so an overflowing
+    # gradient becomes inf quietly instead of failing a finiteness check).
+    xs, W_hh, u = s["xs"], s["W_hh"], s["u"]
     T, H = len(xs), len(u)
-    params = (s["W_xh"], s["W_hh"], s["b_xh"], s["b_hh"])
-    caches = []
-    h = s["h0"][None, :]
-    if s["cell"] == "lstm":
-        c = np.zeros_like(h)
-        for t in range(T):
-            (h, c), cache = cells.lstm_step_forward(xs[t][None, :], h, c, *params)
-            caches.append(cache)
-    else:
-        for t in range(T):
-            h, cache = cells.gru_step_forward(xs[t][None, :], h, *params)
-            caches.append(cache)
+    drive = xs @ s["W_xh"].T + (s["b_xh"] + s["b_hh"])   # (T, 4H)
+    h, c = s["h0"][None, :], np.zeros((1, H))
+    saved = []
+    for t in range(T):
+        c_prev = c
+        h, c, gates, tanh_c = cells.lstm_gates_forward(drive[t] + h @ W_hh.T, c_prev)
+        saved.append((c_prev, gates, tanh_c))
     grads = np.empty((T + 1, H))
-    dh = u[None, :]
     grads[T] = u
-    dc = np.zeros_like(dh)
+    dh, dc = u[None, :], np.zeros((1, H))
     for t in range(T, 0, -1):
-        if s["cell"] == "lstm":
-            _, (dh, dc), _ = cells.lstm_step_backward((dh, dc), caches[t - 1])
-        else:
-            _, dh, _ = cells.gru_step_backward(dh, caches[t - 1])
+        da, dc = cells.lstm_gates_backward(dh, dc, *saved[t - 1])
+        dh = da @ W_hh
         grads[t - 1] = dh[0]
     return _row_norms(grads)
+
+
+def _gru_profile(s):
+    xs, W_hh, b_hh, u = s["xs"], s["W_hh"], s["b_hh"], s["u"]
+    T, H = len(xs), len(u)
+    drive = xs @ s["W_xh"].T + s["b_xh"]                  # (T, 3H): the a_x of every step
+    h = s["h0"][None, :]
+    saved = []
+    for t in range(T):
+        h_prev = h
+        ah = h_prev @ W_hh.T + b_hh
+        h, gates = cells.gru_gates_forward(drive[t][None, :], ah, h_prev)
+        saved.append((h_prev, ah, gates))
+    grads = np.empty((T + 1, H))
+    grads[T] = u
+    dh = u[None, :]
+    for t in range(T, 0, -1):
+        _, dah, dh_direct = cells.gru_gates_backward(dh, *saved[t - 1])
+        dh = dh_direct + dah @ W_hh
+        grads[t - 1] = dh[0]
+    return _row_norms(grads)
+
+
+_PROFILES = {"rnn": _rnn_profile, "lstm": _lstm_profile, "gru": _gru_profile}
 
 
 def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="orthogonal",
@@ -362,13 +358,13 @@ def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="ortho
     -----
     For ``cell="rnn"`` this is one forward loop that stores pre-activations and one
     backward loop of vector-matrix products (about 1-3 ms at T=200, H=64). LSTM and GRU
-    steps go through :mod:`rnn_tutor.cells`.
+    steps use the gate functions of :mod:`rnn_tutor.cells`.
     """
     s = profile_setup(cell, T, hidden_size, scale, activation, init, seed,
                       input_size=input_size, input_scale=input_scale,
                       forget_bias=forget_bias, scale_by=scale_by)
     with np.errstate(all="ignore"):
-        return _rnn_profile(s) if cell == "rnn" else _gated_profile(s)
+        return _PROFILES[cell](s)
 
 
 # ----------------------------------------------------------------------------- checks
