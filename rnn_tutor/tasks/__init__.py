@@ -1,0 +1,34 @@
+"""Sequence tasks, each seeded and with its closed-form chance-level baseline.
+
+Every task draws batches with ``task.sample(batch_size, seed)`` (same seed, same data;
+``seed`` an int or a ``numpy.random.Generator``) and returns a :class:`Batch` of NumPy
+arrays, time-major ``(T, B, ...)`` like ``torch.nn.RNN`` (``batch_first=True`` for
+``(B, T, ...)``; ``batch.torch()`` for tensors). ``task.baseline`` is the loss of the best
+predictor that remembers nothing, in the task's loss units (MSE, or nats per target
+for cross-entropy); see each class's docstring for the derivation.
+
+=====================  ==========================================  ==================
+task                   what must be remembered                     baseline
+=====================  ==========================================  ==================
+AddingProblem("le")    two marked values in [0, 1]                 MSE 1/6
+AddingProblem("hs")    two marked values in [-1, 1]                MSE 1/24
+CopyTask               K symbols over a gap of T steps             K ln A / (T + 2K)
+Latch                  the sign of the first input                 ln 2
+TemporalOrder          the order of two marked symbols             ln 4
+Agreement              the subject's number across attractors      ln 2
+LateSentiment          (needs the right-hand context)              ln 2
+SequentialDigits       an 8x8 digit read row/pixel-wise            H(class prior)
+CharCorpus             stdlib docstrings, character-level          n-gram baselines
+=====================  ==========================================  ==================
+"""
+
+from ._base import Batch, Task, as_rng, describe_nats, empirical_baseline, nats_to_bits, perplexity
+from .corpus import ALPHABET, DEFAULT_MODULES, CharCorpus, stdlib_docstrings
+from .digits import SequentialDigits
+from .language import Agreement, LateSentiment
+from .synthetic import AddingProblem, CopyTask, Latch, TemporalOrder
+
+__all__ = ["Batch", "Task", "as_rng", "describe_nats", "empirical_baseline", "nats_to_bits",
+           "perplexity", "AddingProblem", "CopyTask", "Latch", "TemporalOrder", "Agreement",
+           "LateSentiment", "SequentialDigits", "CharCorpus", "stdlib_docstrings",
+           "ALPHABET", "DEFAULT_MODULES"]

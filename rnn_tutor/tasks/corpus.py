@@ -1,0 +1,280 @@
+"""A character corpus from the docstrings of the Python standard library, with n-gram baselines.
+
+Real English prose (with some code) on every machine, no download. The text is built
+deterministically: a fixed list of modules, attributes traversed in sorted order,
+docstrings de-duplicated, cleaned with ``inspect.cleandoc`` and normalised to a small
+alphabet (lower case ASCII letters, digits, space, newline and common punctuation).
+It depends on the Python version (docstrings change between releases): ``summary()``
+reports its size and a checksum.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import math
+import re
+import unicodedata
+
+import numpy as np
+
+from .._validate import check_choice, check_positive_float, check_positive_int
+from ._base import LN2, Batch, as_rng
+
+__all__ = ["CharCorpus", "stdlib_docstrings", "ALPHABET", "DEFAULT_MODULES"]
+
+#: Modules whose docstrings make the corpus (fixed, so the corpus is reproducible).
+DEFAULT_MODULES = (
+    "abc", "argparse", "ast", "asyncio", "base64", "bisect", "calendar", "cmd",
+    "collections", "concurrent.futures", "configparser", "contextlib", "copy", "csv",
+    "dataclasses", "datetime", "decimal", "difflib", "email.message", "enum",
+    "fileinput", "fnmatch", "fractions", "ftplib", "functools", "gettext", "glob",
+    "gzip", "heapq", "hmac", "html.parser", "http.client", "http.server", "imaplib",
+    "inspect", "ipaddress", "json", "logging", "mailbox", "mimetypes", "numbers",
+    "operator", "optparse", "os", "pathlib", "pdb", "pickle", "pprint", "pydoc",
+    "queue", "random", "re", "sched", "secrets", "selectors", "shlex", "shutil",
+    "smtplib", "socket", "socketserver", "statistics", "string", "subprocess",
+    "tarfile", "tempfile", "textwrap", "threading", "timeit", "tokenize", "trace",
+    "traceback", "typing", "unittest.case", "unittest.mock", "urllib.parse",
+    "urllib.request", "uuid", "warnings", "weakref", "xml.dom.minidom", "zipfile",
+)
+
+#: The normalised alphabet: everything else is dropped (after accents are stripped).
+ALPHABET = "\n !\"#%'()*+,-./0123456789:;<=>?[]_abcdefghijklmnopqrstuvwxyz"
+_ALLOWED = frozenset(ALPHABET)
+
+
+def _normalise(doc: str) -> str:
+    text = unicodedata.normalize("NFKD", inspect.cleandoc(doc)).lower()
+    text = text.replace("\t", " ")
+    text = "".join(ch for ch in text if ch in _ALLOWED)
+    text = re.sub(r" +", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _own_members(module):
+    """Classes and functions defined in ``module``, and their methods, in sorted order."""
+    for name in sorted(vars(module)):
+        obj = vars(module)[name]
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue
+        if getattr(obj, "__module__", None) != module.__name__:
+            continue
+        yield obj
+        if inspect.isclass(obj):
+            for attr in sorted(vars(obj)):
+                member = vars(obj)[attr]
+                if isinstance(member, (staticmethod, classmethod)):
+                    member = member.__func__
+                if inspect.isfunction(member) or isinstance(member, property):
+                    yield member
+
+
+@functools.lru_cache(maxsize=4)
+def stdlib_docstrings(modules: tuple[str, ...] = DEFAULT_MODULES) -> tuple[str, ...]:
+    """Normalised, de-duplicated docstrings of ``modules``, in a fixed order.
+
+    Modules missing on this Python are skipped (``summary()`` lists what was used).
+    """
+    docs, seen = [], set()
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for obj in (module, *_own_members(module)):
+            doc = getattr(obj, "__doc__", None)
+            if not isinstance(doc, str):
+                continue
+            text = _normalise(doc)
+            if len(text) >= 40 and text not in seen:  # skip one-liners like "Return x."
+                seen.add(text)
+                docs.append(text)
+    return tuple(docs)
+
+
+class CharCorpus:
+    """Character-level corpus of standard-library docstrings with baselines.
+
+    Documents (docstrings) go to the validation split when ``index % valid_every ==
+    valid_every - 1``, else to training: a deterministic split interleaved over all
+    modules (no module is held out whole). Each split is its documents joined by a
+    blank line.
+
+    Attributes
+    ----------
+    vocabulary : str, the alphabet (``ALPHABET``); ``vocab_size`` its length.
+    train, valid : str, the two splits; ``train_ids``/``valid_ids`` as int64 arrays.
+
+    Baselines (``baselines()``), all fitted on train and evaluated on validation, in
+    nats per character (bits per char = nats / ln 2, perplexity = exp(nats)):
+
+    - uniform: ln V, the loss of guessing every character equally likely;
+    - unigram, bigram, trigram: add-k smoothed character n-gram models,
+      P(c | ctx) = (n(ctx, c) + k) / (n(ctx) + k V), with k chosen on a development
+      slice of the training documents, then refitted on all of train.
+      Scored on the same validation positions (from the third character on).
+    """
+
+    input_kind = "tokens"
+    loss = "cross_entropy"
+    target = "sequence"
+
+    def __init__(self, modules=DEFAULT_MODULES, valid_every: int = 10):
+        if isinstance(modules, str) or not all(isinstance(m, str) for m in modules):
+            raise TypeError(f"modules must be a sequence of module names; got {modules!r}")
+        self.valid_every = check_positive_int(valid_every, "valid_every")
+        if self.valid_every < 2:
+            raise ValueError(f"valid_every must be at least 2; got {valid_every}")
+        self.modules = tuple(modules)
+        docs = stdlib_docstrings(self.modules)
+        if len(docs) < self.valid_every:
+            raise ValueError(f"modules {modules!r} give only {len(docs)} docstrings")
+        k = self.valid_every
+        self._train_docs = [d for i, d in enumerate(docs) if i % k != k - 1]
+        self._valid_docs = [d for i, d in enumerate(docs) if i % k == k - 1]
+        self.train = "\n\n".join(self._train_docs)
+        self.valid = "\n\n".join(self._valid_docs)
+        self.vocabulary = ALPHABET
+        self.vocab_size = self.input_size = self.output_size = len(ALPHABET)
+        self._index = {c: i for i, c in enumerate(ALPHABET)}
+        self._lookup = np.full(128, -1, dtype=np.int64)
+        for c, i in self._index.items():
+            self._lookup[ord(c)] = i
+        self.train_ids = self.encode(self.train)
+        self.valid_ids = self.encode(self.valid)
+
+    def __repr__(self):
+        return (f"CharCorpus({len(self.train):,} train / {len(self.valid):,} validation "
+                f"characters, vocabulary {self.vocab_size})")
+
+    # -- encoding ----------------------------------------------------------------
+    def encode(self, text: str) -> np.ndarray:
+        """Text -> int64 ids. Characters outside the alphabet raise ValueError."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}")
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        ids = np.where(codes < 128, self._lookup[np.minimum(codes, 127)], -1)
+        if np.any(ids < 0):
+            bad = sorted({text[i] for i in np.flatnonzero(ids < 0)[:20]})
+            raise ValueError(f"text has characters outside the corpus alphabet: {bad!r}; "
+                             f"normalise it first (lower case, ASCII)")
+        return ids
+
+    def decode(self, ids) -> str:
+        """Int ids -> text."""
+        ids = np.asarray(ids).reshape(-1)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"ids must lie in 0..{self.vocab_size - 1}; "
+                             f"got range {ids.min()}..{ids.max()}")
+        return "".join(self.vocabulary[int(i)] for i in ids)
+
+    def summary(self) -> dict:
+        """Sizes and a SHA-256 prefix of the text, to record with results."""
+        digest = hashlib.sha256((self.train + "\0" + self.valid).encode()).hexdigest()
+        used = [m for m in self.modules if importlib.util.find_spec(m) is not None]
+        return {"modules": len(used), "documents": len(self._train_docs)
+                + len(self._valid_docs), "train_chars": len(self.train),
+                "valid_chars": len(self.valid), "vocab_size": self.vocab_size,
+                "sha256": digest[:16]}
+
+    # -- batches for truncated BPTT ----------------------------------------------
+    def stream(self, split: str = "train", batch_size: int = 32) -> np.ndarray:
+        """The split cut into ``batch_size`` contiguous streams: int64 array (N, B).
+
+        Column b is the b-th of B equal pieces of the text, so consecutive windows
+        ``ids[i:i+L]`` continue each stream: the hidden state can be carried across
+        windows (truncated BPTT).
+        """
+        check_choice(split, ("train", "valid"), "split")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        ids = self.train_ids if split == "train" else self.valid_ids
+        n = len(ids) // batch_size
+        if n < 2:
+            raise ValueError(f"batch_size={batch_size} leaves fewer than 2 characters per "
+                             f"stream of the {split} split ({len(ids)} characters)")
+        return np.ascontiguousarray(ids[: n * batch_size].reshape(batch_size, n).T)
+
+    def windows(self, split: str = "train", batch_size: int = 32, seq_len: int = 64):
+        """Yield consecutive ``Batch(inputs (L, B), targets (L, B))`` windows of one pass.
+
+        Targets are inputs shifted by one character. The last window may be shorter.
+        """
+        seq_len = check_positive_int(seq_len, "seq_len")
+        data = self.stream(split, batch_size)
+        for i in range(0, len(data) - 1, seq_len):
+            L = min(seq_len, len(data) - 1 - i)
+            yield Batch(data[i:i + L], data[i + 1:i + 1 + L])
+
+    def sample(self, batch_size: int, seq_len: int = 64, seed=0, split: str = "train"):
+        """Random windows (independent starts): ``Batch(inputs (L, B), targets (L, B))``."""
+        batch_size = check_positive_int(batch_size, "batch_size")
+        seq_len = check_positive_int(seq_len, "seq_len")
+        check_choice(split, ("train", "valid"), "split")
+        ids = self.train_ids if split == "train" else self.valid_ids
+        if len(ids) <= seq_len + 1:
+            raise ValueError(f"seq_len={seq_len} is longer than the {split} split")
+        starts = as_rng(seed).integers(0, len(ids) - seq_len - 1, size=batch_size)
+        idx = starts[None, :] + np.arange(seq_len)[:, None]
+        return Batch(ids[idx], ids[idx + 1])
+
+    # -- n-gram baselines -------------------------------------------------------
+    def ngram_loss(self, order: int, k: float, fit=None, evaluate=None) -> float:
+        """Cross-entropy (nats/char) of an add-k character n-gram model.
+
+        ``order`` 0 = uniform, 1 = unigram, 2 = bigram, 3 = trigram. Fitted on ``fit``
+        ids (default train), scored on ``evaluate`` ids (default validation) at
+        positions 2.. (the same positions for every order).
+        """
+        check_choice(order, (0, 1, 2, 3), "order")
+        k = check_positive_float(k, "k")
+        fit = self.train_ids if fit is None else np.asarray(fit, dtype=np.int64)
+        ev = self.valid_ids if evaluate is None else np.asarray(evaluate, dtype=np.int64)
+        V = self.vocab_size
+        if order == 0:
+            return math.log(V)
+        n = order - 1  # context length
+        ctx_fit = np.zeros(len(fit) - n, dtype=np.int64)
+        ctx_ev = np.zeros(len(ev) - 2, dtype=np.int64)
+        for j in range(n):  # context id = base-V number of the previous n characters
+            ctx_fit = ctx_fit * V + fit[j: len(fit) - n + j]
+            ctx_ev = ctx_ev * V + ev[2 - n + j: len(ev) - n + j]
+        counts = np.zeros((V ** n, V))
+        np.add.at(counts, (ctx_fit, fit[n:]), 1.0)
+        probs = (counts + k) / (counts.sum(axis=1, keepdims=True) + k * V)
+        return float(-np.mean(np.log(probs[ctx_ev, ev[2:]])))
+
+    @functools.cached_property
+    def smoothing(self) -> dict:
+        """The add-k constant per order, chosen on a development slice of train."""
+        dev = self.encode("\n\n".join(self._train_docs[9::10]))
+        fit = self.encode("\n\n".join(d for i, d in enumerate(self._train_docs)
+                                      if i % 10 != 9))
+        grid = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+        return {order: min(grid, key=lambda k: self.ngram_loss(order, k, fit, dev))
+                for order in (1, 2, 3)}
+
+    @functools.cached_property
+    def _baselines(self) -> dict:
+        out = {"uniform": math.log(self.vocab_size)}
+        for order, name in ((1, "unigram"), (2, "bigram"), (3, "trigram")):
+            out[name] = self.ngram_loss(order, self.smoothing[order])
+        return out
+
+    def baselines(self, unit: str = "nats") -> dict:
+        """Validation loss of the uniform, unigram, bigram and trigram models.
+
+        ``unit`` is "nats" (per char), "bits" (per char) or "perplexity".
+        """
+        check_choice(unit, ("nats", "bits", "perplexity"), "unit")
+        conv = {"nats": lambda v: v, "bits": lambda v: v / LN2, "perplexity": math.exp}[unit]
+        return {name: conv(v) for name, v in self._baselines.items()}
+
+    @property
+    def baseline(self) -> float:
+        """The memoryless (unigram) baseline in nats per character."""
+        return self._baselines["unigram"]
