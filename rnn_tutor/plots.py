@@ -5,15 +5,19 @@ Two helpers:
 ``show(fig)``
     Displays a figure. Under a kernel, plotly >= 6.1 emits only the
     ``application/vnd.plotly.v1+json`` MIME type, which the book's renderer (myst-nb)
-    cannot draw: the figure would silently vanish from the book. ``show`` therefore
-    emits a MIME bundle with an HTML fragment (the figure's JSON plus a few lines of
-    JavaScript that call ``Plotly.newPlot``) *and* the plotly JSON:
+    cannot draw: the figure would silently vanish from the book. ``show`` emits an HTML
+    fragment instead (the figure's JSON plus a few lines of JavaScript that call
+    ``Plotly.newPlot``):
 
-    - the book renders the HTML; plotly.js is served once per page from the book's own
-      static folder, so nothing is fetched from another host;
-    - JupyterLab and VS Code draw the plotly JSON with their plotly renderers;
-    - front ends that only understand HTML and have no plotly.js on the page (Colab,
-      the classic notebook) load it on demand, through require.js where the page uses
+    - in the book build (the book's Sphinx extension sets the environment variable
+      ``RNN_TUTOR_BOOK_BUILD=1`` for the kernels it starts) the bundle holds only this
+      HTML; plotly.js is served once per page from the book's own static folder, so
+      nothing is fetched from another host;
+    - in a live notebook the bundle also holds the plotly JSON, which JupyterLab (through
+      the ``jupyterlab-plotly`` extension that ships with plotly) and VS Code draw
+      natively, offline;
+    - front ends that only understand HTML and have no plotly.js on the page (Colab, the
+      classic notebook) load plotly.js on demand, through require.js where the page uses
       it, otherwise with a plain ``<script>`` tag. That fallback never runs in the book,
       where ``window.Plotly`` is always defined first (the browser tests check that no
       page requests anything from another host).
@@ -31,6 +35,7 @@ import html
 import itertools
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -40,7 +45,8 @@ from plotly.offline import get_plotlyjs_version
 
 from ._validate import as_float_array, check_nonnegative_int
 
-__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "PLOTLY_JS_VERSION"]
+__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "PLOTLY_JS_VERSION",
+           "BOOK_BUILD_ENV"]
 
 #: Version of plotly.js bundled with the installed plotly package (the book serves it).
 PLOTLY_JS_VERSION = get_plotlyjs_version()
@@ -48,6 +54,8 @@ PLOTLY_JS_VERSION = get_plotlyjs_version()
 # Only used by live front ends that have no plotly.js on the page (see module docstring).
 _PLOTLY_JS_FALLBACK_URL = f"https://cdn.plot.ly/plotly-{PLOTLY_JS_VERSION}.min.js"
 _DEFAULT_HEIGHT = 450
+#: Set to "1" by the book build (book/_ext/offline_assets.py) for the kernels it starts.
+BOOK_BUILD_ENV = "RNN_TUTOR_BOOK_BUILD"
 _CONFIG = {"responsive": True, "displaylogo": False}
 _counter = itertools.count(1)
 
@@ -138,21 +146,37 @@ def _html_from_spec(spec: dict, div_id: str | None) -> str:
             f'<script type="text/javascript">\n{script}\n</script>')
 
 
-def mime_bundle(fig: go.Figure) -> dict:
+def mime_bundle(fig: go.Figure, book: bool | None = None) -> dict:
     """Return the MIME bundle that :func:`show` displays.
 
-    Keys: ``text/html`` (see :func:`figure_html`), ``application/vnd.plotly.v1+json``
-    (for front ends with a plotly renderer) and ``text/plain`` (a one-line summary for
-    terminals).
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+        The figure.
+    book : bool, optional
+        Whether the bundle is for the static book. By default, true when the environment
+        variable ``RNN_TUTOR_BOOK_BUILD`` is ``"1"`` (the book build sets it).
+
+    Returns
+    -------
+    dict
+        ``text/html`` (see :func:`figure_html`) and ``text/plain`` (a one-line summary
+        for terminals); outside the book also ``application/vnd.plotly.v1+json`` for
+        front ends with a plotly renderer. The book's renderer cannot render that type
+        and would report it as an unknown MIME type, so the book gets HTML only.
     """
     spec = _spec(_check_figure(fig))
+    if book is None:
+        book = os.environ.get(BOOK_BUILD_ENV) == "1"
     title = fig.layout.title.text or "untitled"
-    return {
+    bundle = {
         "text/html": _html_from_spec(spec, None),
-        "application/vnd.plotly.v1+json": spec,
         "text/plain": f"<plotly figure '{title}' with {len(fig.data)} trace(s) "
                       f"and {len(fig.frames)} frame(s)>",
     }
+    if not book:
+        bundle["application/vnd.plotly.v1+json"] = spec
+    return bundle
 
 
 def show(fig: go.Figure) -> None:
@@ -161,7 +185,7 @@ def show(fig: go.Figure) -> None:
     Use this instead of ``fig.show()`` in the chapters: ``fig.show()`` under a kernel
     emits only plotly's JSON MIME type, which the book cannot render (the build then
     fails with a ``mystnb.unknown_mime_type`` warning rather than shipping a blank
-    figure).
+    figure). See :func:`mime_bundle` for what is displayed where.
 
     Parameters
     ----------

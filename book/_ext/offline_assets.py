@@ -17,6 +17,7 @@ Nothing third-party is committed to the repository. The folder is deliberately n
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
+BOOK_BUILD_ENV = "RNN_TUTOR_BOOK_BUILD"
 PLOTLY_JS = "vendor/plotly/plotly.min.js"
 MATHJAX_JS = "vendor/mathjax/tex-mml-chtml.js"
 # The parts of MathJax's es5 build that tex-mml-chtml.js loads on demand: TeX extensions,
@@ -80,6 +82,10 @@ def _add_plotly(app: Sphinx, pagename: str, templatename: str, context: dict,
 
 
 def setup(app: Sphinx) -> dict:
+    # Notebook kernels started by this build inherit the environment: rnn_tutor.plots.show
+    # then emits only HTML (see its docstring), not plotly's JSON MIME type, which myst-nb
+    # cannot render.
+    os.environ[BOOK_BUILD_ENV] = "1"
     app.connect("builder-inited", _stage)
     app.connect("html-page-context", _add_plotly)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
