@@ -18,6 +18,7 @@ import inspect
 import math
 import re
 import unicodedata
+import warnings
 
 import numpy as np
 
@@ -81,19 +82,21 @@ def stdlib_docstrings(modules: tuple[str, ...] = DEFAULT_MODULES) -> tuple[str, 
     Modules missing on this Python are skipped (``summary()`` lists what was used).
     """
     docs, seen = [], set()
-    for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        for obj in (module, *_own_members(module)):
-            doc = getattr(obj, "__doc__", None)
-            if not isinstance(doc, str):
+    with warnings.catch_warnings():  # some members (e.g. typing.io) warn when touched
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for name in modules:
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
                 continue
-            text = _normalise(doc)
-            if len(text) >= 40 and text not in seen:  # skip one-liners like "Return x."
-                seen.add(text)
-                docs.append(text)
+            for obj in (module, *_own_members(module)):
+                doc = getattr(obj, "__doc__", None)
+                if not isinstance(doc, str):
+                    continue
+                text = _normalise(doc)
+                if len(text) >= 40 and text not in seen:  # skip one-liners like "Return x."
+                    seen.add(text)
+                    docs.append(text)
     return tuple(docs)
 
 
