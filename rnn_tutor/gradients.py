@@ -364,7 +364,10 @@ def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="ortho
                       input_size=input_size, input_scale=input_scale,
                       forget_bias=forget_bias, scale_by=scale_by)
     with np.errstate(all="ignore"):
-        return _PROFILES[cell](s)
+        norms = _PROFILES[cell](s)
+        # ||u|| = 1 up to rounding; dividing makes entry T exactly 1 and every entry the
+        # growth factor over T - k steps.
+        return norms / norms[-1]
 
 
 # ----------------------------------------------------------------------------- checks

@@ -1,0 +1,133 @@
+"""Benchmarks for rnn-tutor's speed budgets (DESIGN.md), measured in one run.
+
+Run with ``make bench`` (or ``python scripts/bench.py [--quick]``). Prints:
+
+(a) NumPy LSTM forward+backward (rnn_tutor.layers) vs torch.nn.LSTM forward+backward at
+    B=64, T=50, H=128, as times and a ratio (budget: NumPy within 2x of torch);
+(b) gradient_profile latency at T=200, H=64 for rnn, lstm and gru (budget: a few ms);
+(c) the explorer's recompute and static-slider timings (section for the explorer owner).
+
+Timings are medians over repeated calls after warm-up (time.perf_counter). On a shared
+machine they are noisy: the load average is printed before and after, and the minimum is
+printed next to the median (the minimum is the least disturbed run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import rnn_tutor
+from rnn_tutor.gradients import gradient_profile
+
+
+def measure(fn, repeat, warmup=3):
+    """Median and minimum wall time of ``fn()`` in seconds, after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def ms(seconds):
+    return f"{1e3 * seconds:8.2f} ms"
+
+
+# ----------------------------------------------------------------------------- (a) LSTM
+
+def bench_lstm(repeat, B=64, T=50, H=128, D=128, dtype=torch.float32):
+    """NumPy LSTM (a from_torch copy) vs torch.nn.LSTM, forward + backward, same numbers."""
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(D, H, dtype=dtype)
+    m = rnn_tutor.from_torch(module)
+    rng = np.random.default_rng(0)
+    x_np = rng.standard_normal((T, B, D)).astype(m.dtype)
+    d_out_np = rng.standard_normal((T, B, H)).astype(m.dtype)
+    x_t = torch.from_numpy(x_np.copy()).requires_grad_(True)
+    d_out_t = torch.from_numpy(d_out_np.copy())
+
+    def numpy_step():
+        m.forward(x_np)
+        return m.backward(d_out_np)
+
+    def torch_step():
+        module.zero_grad(set_to_none=True)
+        x_t.grad = None
+        out, _ = module(x_t)
+        out.backward(d_out_t)
+
+    # Same result before timing anything (a fast wrong answer is no benchmark).
+    dx = numpy_step()
+    torch_step()
+    err = float(np.max(np.abs(dx - x_t.grad.numpy())))
+    tol = 1e-4 if dtype == torch.float32 else 1e-10
+    assert err < tol, f"NumPy and torch LSTM gradients differ by {err}"
+
+    np_med, np_min = measure(numpy_step, repeat)
+    t_med, t_min = measure(torch_step, repeat)
+    name = str(dtype).removeprefix("torch.")
+    return [
+        f"LSTM fwd+bwd B={B} T={T} H={H} D={D} {name}  (max |dx diff| {err:.1e})",
+        f"  numpy  median {ms(np_med)}   min {ms(np_min)}",
+        f"  torch  median {ms(t_med)}   min {ms(t_min)}",
+        f"  ratio numpy/torch: median {np_med / t_med:5.2f}x   min {np_min / t_min:5.2f}x"
+        f"   (budget: <= 2x)",
+    ]
+
+
+# ----------------------------------------------------------------------------- (b) profiles
+
+def bench_profiles(repeat, T=200, H=64):
+    lines = [f"gradient_profile T={T} H={H} (tanh, orthogonal, scale 1.0, seed 0)"]
+    for cell, n in (("rnn", repeat), ("lstm", max(repeat // 4, 5)), ("gru", max(repeat // 4, 5))):
+        med, low = measure(lambda: gradient_profile(cell, T, H, 1.0, "tanh", "orthogonal", 0), n)
+        lines.append(f"  {cell:4s}  median {ms(med)}   min {ms(low)}   ({n} calls)")
+    return lines
+
+
+# ----------------------------------------------------------------------------- (c) explorer
+# ============================================================================================
+# EXPLORER SECTION (owner: explorer teammate). Add here, measured the same way:
+#   - one explorer recomputation at T=200, H=64 (budget: a few ms);
+#   - building a full static slider figure of 50 frames (budget: well under a second).
+# Return a list of printed lines, like bench_profiles above.
+# ============================================================================================
+
+def bench_explorer(repeat):
+    return ["explorer: not measured yet (section reserved for the explorer owner)"]
+
+
+# ----------------------------------------------------------------------------- main
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args(argv)
+    repeat = 5 if args.quick else 20
+
+    print(f"rnn-tutor benchmarks  (python {platform.python_version()}, numpy {np.__version__},"
+          f" torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads "
+          f"{torch.get_num_threads()})")
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    sections = [bench_lstm(repeat), bench_lstm(max(repeat // 2, 3), dtype=torch.float64),
+                bench_profiles(10 * repeat), bench_explorer(repeat)]
+    for lines in sections:
+        print()
+        print("\n".join(lines))
+    print()
+    print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+          "  (a load above the CPU count means other work shared the cores)")
+
+
+if __name__ == "__main__":
+    main()
