@@ -203,6 +203,10 @@ def _check_state(state, cell, batch, hidden, dtype, name="state0"):
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise TypeError(f"{name} of an LSTM must be a pair (h, c) of (B, H) arrays; "
                             f"got {type(state).__name__}")
+        if state[0] is None or state[1] is None:
+            raise TypeError(f"{name} of an LSTM must be a pair (h, c) of (B, H) arrays; "
+                            "got None inside the pair (pass None instead of the pair for "
+                            "zeros)")
         return tuple(_check_state(s, "rnn", batch, hidden, dtype, f"{name}[{k}]")
                      for k, s in enumerate(state))
     if state is None:
@@ -325,13 +329,15 @@ def _numpy_float_dtype(dtype):
     """float32 or float64 from a NumPy/torch dtype, a string, or None (float64)."""
     if dtype is None:
         return np.dtype(np.float64)
-    name = str(dtype).removeprefix("torch.")
+    given = dtype
+    if type(dtype).__module__ == "torch":         # torch.float32 -> "float32"
+        dtype = str(dtype).removeprefix("torch.")
     try:
-        result = np.dtype(name)
+        result = np.dtype(dtype)
     except TypeError:
         result = None
     if result not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be float32 or float64; got {dtype!r}")
+        raise TypeError(f"dtype must be float32 or float64; got {given!r}")
     return result
 
 
@@ -490,8 +496,7 @@ class _RecurrentNetwork:
                 caches.append(cache)
                 finals.append(last)
             layer_input = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, 2)
-        self._cache = {"caches": caches, "unbatched": unbatched, "x_shape": x.shape,
-                       "batch": B, "out_shape": None, "has_hx": states is not None}
+        self._cache = {"caches": caches, "unbatched": unbatched, "batch": B}
         output = layer_input[:, 0] if unbatched else (
             layer_input.transpose(1, 0, 2) if self.batch_first else layer_input)
         self._cache["out_shape"] = output.shape
@@ -655,8 +660,13 @@ class LSTM(_RecurrentNetwork):
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"{name} of an LSTM must be a pair (h, c) of arrays; got "
                             f"{type(hx).__name__}")
-        return tuple(self._check_hidden(s, batch, unbatched, f"{name}[{k}]")
-                     for k, s in enumerate(hx))
+        pair = [self._check_hidden(s, batch, unbatched, f"{name}[{k}]")
+                for k, s in enumerate(hx)]
+        if (pair[0] is None) != (pair[1] is None):
+            # Convenient for d_h_n: a loss that uses only h_n (or only c_n).
+            shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+            pair = [np.zeros(shape, self.dtype) if s is None else s for s in pair]
+        return None if pair[0] is None else tuple(pair)
 
     def _state_at(self, states, k):
         return states[0][k], states[1][k]
