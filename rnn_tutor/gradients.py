@@ -34,7 +34,7 @@ __all__ = [
 
 CELLS = ("rnn", "lstm", "gru")
 #: The vanilla RNN's nonlinearities; their values, derivatives and gamma = max phi'
-#: (the factor in the Pascanu bound) live in :data:`rnn_tutor.cells.ACTIVATIONS`.
+#: (the factor in the Pascanu bound) live in ``rnn_tutor.cells.ACTIVATIONS``.
 ACTIVATION_NAMES = tuple(cells.ACTIVATIONS)
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -239,7 +239,23 @@ def _row_norms(G):
                     m)
 
 
-def _rnn_profile(s):
+def _clip_factor(g, clip):
+    """Factor that rescales ``g`` to norm ``clip`` if it is longer, else 1 (per-step clip)."""
+    if clip is None:
+        return 1.0
+    n = np.sqrt(np.sum(g * g))
+    if not np.isfinite(n):                           # overflow in the squares, or inf/NaN
+        n = _row_norms(g.reshape(1, -1))[0]
+    return clip / n if n > clip else 1.0
+
+
+def _clip(g, clip):
+    """``g`` rescaled to norm ``clip`` if it is longer."""
+    f = _clip_factor(g, clip)
+    return g if f == 1.0 else g * f
+
+
+def _rnn_profile(s, clip):
     xs, W_xh, W_hh, u = s["xs"], s["W_xh"], s["W_hh"], s["u"]
     phi = cells.ACTIVATIONS[s["activation"]]
     T, H = len(xs), len(u)
@@ -251,13 +267,13 @@ def _rnn_profile(s):
         h = Hs[t] = phi.value(drive[t] + h @ W_hh_T)
     D = phi.derivative_from_value(Hs)                # phi'(a_t) for every step at once
     grads = np.empty((T + 1, H))                     # row k: dL/dh_k
-    g = grads[T] = u
+    g = grads[T] = _clip(u, clip)
     for t in range(T, 0, -1):                        # dL/dh_{t-1} = W_hh^T (phi'(a_t) * g)
-        g = grads[t - 1] = (g * D[t - 1]) @ W_hh
+        g = grads[t - 1] = _clip((g * D[t - 1]) @ W_hh, clip)
     return _row_norms(grads)
 
 
-def _lstm_profile(s):
+def _lstm_profile(s, clip):
     # Built from cells' gate functions (no per-step input checks, so an overflowing
     # gradient becomes inf quietly instead of failing a finiteness check).
     xs, W_hh, u = s["xs"], s["W_hh"], s["u"]
@@ -270,16 +286,19 @@ def _lstm_profile(s):
         h, c, gates, tanh_c = cells.lstm_gates_forward(drive[t] + h @ W_hh.T, c_prev)
         saved.append((c_prev, gates, tanh_c))
     grads = np.empty((T + 1, H))
-    grads[T] = u
-    dh, dc = u[None, :], np.zeros((1, H))
+    dh, dc = _clip(u[None, :], clip), np.zeros((1, H))
+    grads[T] = dh[0]
     for t in range(T, 0, -1):
         da, dc = cells.lstm_gates_backward(dh, dc, *saved[t - 1])
         dh = da @ W_hh
+        f = _clip_factor(dh, clip)                   # rescale (dh, dc) together, as one
+        if f != 1.0:                                 # state, so its direction is kept
+            dh, dc = dh * f, dc * f
         grads[t - 1] = dh[0]
     return _row_norms(grads)
 
 
-def _gru_profile(s):
+def _gru_profile(s, clip):
     xs, W_hh, b_hh, u = s["xs"], s["W_hh"], s["b_hh"], s["u"]
     T, H = len(xs), len(u)
     drive = xs @ s["W_xh"].T + s["b_xh"]                  # (T, 3H): the a_x of every step
@@ -291,11 +310,11 @@ def _gru_profile(s):
         h, gates = cells.gru_gates_forward(drive[t][None, :], ah, h_prev)
         saved.append((h_prev, ah, gates))
     grads = np.empty((T + 1, H))
-    grads[T] = u
-    dh = u[None, :]
+    dh = _clip(u[None, :], clip)
+    grads[T] = dh[0]
     for t in range(T, 0, -1):
         _, dah, dh_direct = cells.gru_gates_backward(dh, *saved[t - 1])
-        dh = dh_direct + dah @ W_hh
+        dh = _clip(dh_direct + dah @ W_hh, clip)
         grads[t - 1] = dh[0]
     return _row_norms(grads)
 
@@ -305,7 +324,7 @@ _PROFILES = {"rnn": _rnn_profile, "lstm": _lstm_profile, "gru": _gru_profile}
 
 def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="orthogonal",
                      seed=0, *, input_size=None, input_scale=1.0, forget_bias=0.0,
-                     scale_by="norm"):
+                     scale_by="norm", clip=None):
     """How the gradient's size changes as it flows back from step T to step k.
 
     Runs one cell (``h_0 = 0``) over T random inputs and returns, for k = 0..T,
@@ -347,6 +366,13 @@ def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="ortho
         "norm" (default): largest singular value of W_hh equals ``scale``; with
         ``init="orthogonal"`` all singular values do. "radius": spectral radius equals
         ``scale``. "none": the initialiser's own scaling times ``scale``.
+    clip : float > 0, optional
+        Per-step clipping inside BPTT (as Graves, 2013, did for LSTM derivatives): going
+        back from step T, whenever ``||dL/dh_k||`` exceeds ``clip`` it is rescaled to norm
+        ``clip`` before it is propagated to step k - 1, and the profile reports the
+        clipped norms (so entry T is ``min(1, clip)``). For the LSTM the pair
+        (dL/dh_k, dL/dc_k) is rescaled by the factor that clips dL/dh_k, so the whole
+        state's gradient keeps its direction. Default None: no clipping.
 
     Returns
     -------
@@ -363,11 +389,13 @@ def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="ortho
     s = profile_setup(cell, T, hidden_size, scale, activation, init, seed,
                       input_size=input_size, input_scale=input_scale,
                       forget_bias=forget_bias, scale_by=scale_by)
+    if clip is not None:
+        clip = check_positive_float(clip, "clip")
     with np.errstate(all="ignore"):
-        norms = _PROFILES[cell](s)
-        # ||u|| = 1 up to rounding; dividing makes entry T exactly 1 and every entry the
-        # growth factor over T - k steps.
-        return norms / norms[-1]
+        norms = _PROFILES[cell](s, clip)
+        # ||u|| = 1 up to rounding; dividing by it makes entry T exactly 1 (without clip)
+        # and every entry the growth factor over T - k steps.
+        return norms / _row_norms(s["u"][None, :])[0]
 
 
 # ----------------------------------------------------------------------------- checks

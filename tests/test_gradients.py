@@ -220,6 +220,67 @@ def test_profile_matches_torch_autograd(cell, activation, scale, init_name):
     np.testing.assert_allclose(p, torch_profile(s), rtol=1e-9, atol=1e-300)
 
 
+def torch_clipped_profile(s, clip):
+    """Like torch_profile, with a hook that clips dL/dh_k to norm ``clip`` at every step."""
+    def clip_hook(g):
+        n = float(g.norm())
+        return g * (clip / n) if n > clip else g
+
+    T = len(s["xs"])
+    h0 = t64(s["h0"])[None].requires_grad_(True)
+    hs, h = [h0], h0
+    module = None if s["cell"] == "rnn" else torch_cell(s["cell"], s["W_xh"], s["W_hh"],
+                                                          s["b_xh"], s["b_hh"])
+    for x in s["xs"]:
+        if module is None:
+            h = TORCH_ACT[s["activation"]](t64(x)[None] @ t64(s["W_xh"]).T
+                                           + h @ t64(s["W_hh"]).T + t64(s["b_xh"] + s["b_hh"]))
+        else:
+            h = module(t64(x)[None], h)
+        hs.append(h)
+    seen = [None] * (T + 1)
+    for k, v in enumerate(hs):
+        def hook(g, k=k):
+            g = clip_hook(g)
+            seen[k] = float(g.norm())
+            return g
+        v.register_hook(hook)
+    (h @ t64(s["u"])).sum().backward()
+    return np.array(seen)
+
+
+@pytest.mark.parametrize("cell, activation", [("rnn", "tanh"), ("rnn", "relu"), ("gru", "tanh")])
+@pytest.mark.parametrize("clip", [0.05, 0.7, 2.0])
+def test_clipped_profile_matches_torch_hooks(cell, activation, clip):
+    args = (cell, 40, 8, 3.0, activation, "orthogonal", 2)
+    kw = dict(input_scale=0.3)
+    ref = torch_clipped_profile(gr.profile_setup(*args, **kw), clip)
+    got = gr.gradient_profile(*args, clip=clip, **kw)
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-300)
+    assert got[-1] == pytest.approx(min(1.0, clip))
+
+
+@pytest.mark.parametrize("cell", gr.CELLS)
+@pytest.mark.parametrize("clip", [1e-3, 0.5, 1e300])
+def test_clipped_profile_follows_from_the_unclipped_one_by_linearity(cell, clip):
+    # Backprop is linear in the upstream gradient, so clipping at step j rescales every
+    # earlier step: clipped[k] = p[k] * min(1, min_{j >= k} clip / p[j]).
+    args = (cell, 80, 12, 3.5, "tanh", "gaussian", 5)
+    p = gr.gradient_profile(*args, forget_bias=2.0, input_scale=0.5)
+    q = gr.gradient_profile(*args, forget_bias=2.0, input_scale=0.5, clip=clip)
+    factor = np.minimum(1.0, np.minimum.accumulate((clip / p)[::-1])[::-1])
+    np.testing.assert_allclose(q, p * factor, rtol=1e-9)
+    if clip == 1e300:
+        np.testing.assert_array_equal(q, p)
+
+
+def test_clipping_keeps_an_exploding_profile_finite():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        q = gr.gradient_profile("rnn", 600, 8, 4.0, "linear", "orthogonal", 0, clip=10.0)
+    np.testing.assert_allclose(q[:595], 10.0, rtol=1e-9)     # clipped at every step
+
+
 @pytest.mark.parametrize("cell, gates", [("rnn", 1), ("lstm", 4), ("gru", 3)])
 @pytest.mark.parametrize("scale_by", ["norm", "radius", "none"])
 def test_profile_uses_the_recurrent_matrix_of_the_same_seed(cell, gates, scale_by):
@@ -354,6 +415,8 @@ def test_overflow_is_shown_not_thrown():
     ({"forget_bias": float("nan")}, TypeError, "forget_bias"),
     ({"forget_bias": "1"}, TypeError, "forget_bias"),
     ({"scale_by": "frobenius"}, ValueError, "unknown scale_by 'frobenius'"),
+    ({"clip": 0.0}, ValueError, "clip must be a finite number > 0"),
+    ({"clip": "1"}, TypeError, "clip must be a real number"),
 ])
 def test_profile_bad_input(kwargs, err, match):
     args = {"cell": "rnn", "T": 10, "hidden_size": 4, "scale": 1.0, "activation": "tanh",
