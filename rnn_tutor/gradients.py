@@ -16,6 +16,7 @@ Below 1 the gradient vanishes exponentially; above 1 it may explode.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -29,7 +30,7 @@ __all__ = [
     "ACTIVATION_NAMES", "CELLS", "spectral_norm", "spectral_radius",
     "rnn_jacobian", "rnn_jacobians", "jacobian_products", "lstm_jacobian", "gru_jacobian",
     "profile_setup", "gradient_profile", "numerical_gradient", "rel_error",
-    "clip_grad_norm", "clip_grad_value",
+    "clip_grad_norm", "clip_grad_value", "one_blas_thread",
 ]
 
 CELLS = ("rnn", "lstm", "gru")
@@ -180,6 +181,29 @@ def gru_jacobian(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None):
 
 
 # ----------------------------------------------------------------------------- profiles
+
+_blas = None
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the enclosed NumPy code with BLAS limited to one thread (costs about 10 us).
+
+    A profile is hundreds of products of an H-vector with an H x H matrix: threads do not
+    speed those up, and on a busy machine waking them at every step made a profile
+    (T=200, H=64) several times slower. Does nothing if threadpoolctl is missing.
+    """
+    global _blas
+    try:
+        if _blas is None:
+            from threadpoolctl import ThreadpoolController
+            _blas = ThreadpoolController()
+        limit = _blas.limit(limits=1, user_api="blas")
+    except ImportError:
+        limit = contextlib.nullcontext()
+    with limit:
+        yield
+
 
 def _stream(seed, k):
     """Independent random stream k for a profile's ingredient (0 = W_hh, 1 = W_xh, ...).
@@ -391,7 +415,7 @@ def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="ortho
                       forget_bias=forget_bias, scale_by=scale_by)
     if clip is not None:
         clip = check_positive_float(clip, "clip")
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), one_blas_thread():
         norms = _PROFILES[cell](s, clip)
         # ||u|| = 1 up to rounding; dividing by it makes entry T exactly 1 (without clip)
         # and every entry the growth factor over T - k steps.

@@ -88,6 +88,7 @@ def bench_lstm(repeat, B=64, T=50, H=128, D=128, dtype=torch.float32):
 # ----------------------------------------------------------------------------- (b) profiles
 
 def bench_profiles(repeat, T=200, H=64):
+    """gradient_profile latency (it runs BLAS on one thread itself, see one_blas_thread)."""
     lines = [f"gradient_profile T={T} H={H} (tanh, orthogonal, scale 1.0, seed 0)"]
     for cell, n in (("rnn", repeat), ("lstm", max(repeat // 4, 5)), ("gru", max(repeat // 4, 5))):
         med, low = measure(lambda: gradient_profile(cell, T, H, 1.0, "tanh", "orthogonal", 0), n)
