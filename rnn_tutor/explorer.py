@@ -173,9 +173,9 @@ def judge(profile, band: float = STABLE_BAND, what: str = "the gradient") -> Ver
                     f"step k = {k_bad}, after {growth}")
         else:
             arrow = _UP if factor > 1 else _DOWN
+            per_step = Verdict(kind, factor, steps, None, None, "").per_step
             text = (f"{kind}: {what} reaching step 0 is {growth} {arrow} "
-                    f"(\u00d7{_fmt(Verdict(kind, factor, steps, None, None, '').per_step)} "
-                    f"per step)")
+                    f"(\u00d7{per_step:.3g} per step)")
     return Verdict(kind, factor, steps, event, k_bad, text)
 
 
@@ -507,12 +507,22 @@ def _profile_axes(T: int, y_range) -> tuple[dict, dict]:
 
 
 def _profile_y_range(results) -> list:
-    arrays = []
+    """A y range that holds the data and whatever the scale slider could produce.
+
+    It covers ``SCALE_RANGE[1]^T`` above and ``(gamma SCALE_RANGE[0])^T`` below (gamma
+    = 1 for gated cells), so dragging the scale slider moves the curve, not the axis;
+    it only grows when the data leave that band (e.g. a Gaussian W_hh scaled by its
+    spectral radius has a larger norm), and it never goes past float64's range.
+    """
+    arrays, include = [], [0.0]
     for res in results:
         arrays.append(_log10(res.profile))
         if res.clipped is not None:
             arrays.append(_log10(res.clipped))
-    return _log_range(*arrays)
+        gamma = res.gamma or 1.0
+        include += [res.T * math.log10(gamma * SCALE_RANGE[0]),
+                    res.T * math.log10(SCALE_RANGE[1])]
+    return _log_range(*arrays, include=include)
 
 
 _LAYOUT = dict(template="none", legend=dict(orientation="h", y=-0.22),
@@ -539,7 +549,9 @@ def _circle(r: float, n: int = 49):
 
 
 def _eigen_limit(results) -> float:
-    return round(max(1.15, *(1.1 * max(r.radius, r.controls["scale"]) for r in results)), 2)
+    """Half-width of the eigenvalue plot: room for the slider's largest scale."""
+    return round(max(1.1 * SCALE_RANGE[1], *(1.1 * max(r.radius, r.controls["scale"])
+                                            for r in results)), 2)
 
 
 def _eigen_traces(res: Exploration, *, xaxis="x", yaxis="y") -> list:
@@ -604,6 +616,11 @@ def scalar_verdict(w: float, T: int) -> Verdict:
     return judge(np.abs(scalar_powers(w, T))[::-1])
 
 
+def _scalar_y_range(T: int) -> list:
+    """Fixed for a given T: holds w^t for every w the slider offers (0.5 to 1.5)."""
+    return _log_range(include=(T * math.log10(0.5), T * math.log10(1.5)))
+
+
 def _scalar_layout(T: int, y_range, height: int) -> dict:
     return dict(_LAYOUT, height=height,
                 xaxis=dict(title=dict(text="t (steps the gradient travels back)"),
@@ -616,7 +633,7 @@ def scalar_spec(w: float = 0.9, T: int = 100, height: int = 350, y_range=None) -
     """:func:`scalar_figure` as a plain dict (``y_range`` in log10 units, or automatic)."""
     traces = _scalar_traces(w, T)
     if y_range is None:
-        y_range = _log_range(*(t["y"] for t in traces))
+        y_range = _log_range(*(t["y"] for t in traces), include=_scalar_y_range(T))
     layout = _scalar_layout(T, y_range, height)
     layout["title"] = dict(text=f"w = {w:.3g}: {scalar_verdict(w, T).text}",
                            font=dict(size=13))

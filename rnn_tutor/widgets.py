@@ -1,0 +1,224 @@
+"""Live explorers for running notebooks (ipywidgets; the static book uses frames instead).
+
+``gradient_explorer()`` shows the gradient explorer: drag the weight scale and watch the
+gradient reaching step k vanish or explode. ``scalar_explorer()`` shows the one-unit
+case, w^t. All the numbers and figures come from :mod:`rnn_tutor.explorer`, the same
+functions that build the book's static sliders.
+
+How the figures update: each view is an ``ipywidgets.Output`` whose ``outputs`` are
+replaced by the figure's MIME bundle from :func:`rnn_tutor.plots.mime_bundle` (plotly
+JSON, drawn natively by JupyterLab and VS Code, plus an HTML fallback). This needs no
+extension beyond what ipywidgets and plotly install; plotly's ``FigureWidget`` would need
+the extra ``anywidget`` package and does not render in the static book. One update
+(T=200, H=64: profile, eigenvalues and both figures) takes a few milliseconds in Python
+(see ``scripts/bench.py``); the front end then redraws the two small plots.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as W
+
+from . import explorer as ex
+from .plots import mime_bundle
+
+__all__ = ["GradientExplorer", "ScalarExplorer", "gradient_explorer", "scalar_explorer"]
+
+_WIDE = W.Layout(width="420px")
+_STYLE = {"description_width": "140px"}
+
+
+def _display_data(spec: dict) -> dict:
+    """An Output widget entry showing a figure spec built by :mod:`rnn_tutor.explorer`."""
+    return {"output_type": "display_data",
+            "data": mime_bundle(ex._figure(spec, validate=False), book=False),
+            "metadata": {}}
+
+
+class _Explorer:
+    """Shared plumbing: controls, views, and display as one widget."""
+
+    controls: dict
+    widget: W.Widget
+
+    def _observe_all(self):
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+
+    def _on_change(self, change):
+        self.update()
+
+    def update(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs):
+        # Displaying the explorer displays its widget (so the last line of a cell shows it).
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+class GradientExplorer(_Explorer):
+    """The live gradient explorer; build it with :func:`gradient_explorer`.
+
+    Attributes
+    ----------
+    controls : dict of str -> ipywidgets widget
+        ``scale``, ``T``, ``hidden_size``, ``activation``, ``init``, ``cell``,
+        ``scale_by``, ``forget_bias``, ``input_scale``, ``seed``, ``clip_on`` and
+        ``clip``. Setting ``controls[name].value`` recomputes every view.
+    result : rnn_tutor.explorer.Exploration
+        What the views currently show.
+    specs : dict
+        The current figures as plotly dicts: ``"profile"`` and ``"eigenvalues"``.
+    verdict : ipywidgets.HTML
+        The one-line verdict.
+    views : dict of str -> ipywidgets.Output
+        Where the figures are drawn.
+    widget : ipywidgets.VBox
+        Controls, verdict and views together.
+    """
+
+    def __init__(self, scale=1.0, T=200, hidden_size=64, activation="tanh",
+                 init="orthogonal", cell="rnn", *, scale_by="norm", forget_bias=1.0,
+                 input_scale=1.0, seed=0, clip=None):
+        # Validate everything once, with explore()'s messages, before building widgets.
+        ex.explore(scale, min(T, 2), hidden_size, activation, init, cell,
+                   scale_by=scale_by, forget_bias=forget_bias, input_scale=input_scale,
+                   seed=seed, clip=clip)
+        lo, hi = (math.log2(v) for v in ex.SCALE_RANGE)
+        c = self.controls = {
+            "scale": W.FloatLogSlider(value=scale, base=2, min=lo, max=hi, step=0.01,
+                                      description="weight scale", readout_format=".3f"),
+            "T": W.IntSlider(value=T, min=1, max=ex.MAX_T, description="sequence length T"),
+            "hidden_size": W.IntSlider(value=hidden_size, min=1, max=128,
+                                       description="hidden size H",
+                                       continuous_update=False),
+            "activation": W.ToggleButtons(options=ex.ACTIVATION_CHOICES, value=activation,
+                                          description="nonlinearity \u03c6"),
+            "init": W.ToggleButtons(options=ex.INIT_CHOICES, value=init,
+                                    description="W_hh init"),
+            "scale_by": W.ToggleButtons(
+                options=[("largest singular value", "norm"), ("spectral radius", "radius")],
+                value=scale_by, description="scale sets"),
+            "cell": W.ToggleButtons(options=[("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru")],
+                                    value=cell, description="cell"),
+            "forget_bias": W.FloatSlider(value=forget_bias, min=-3.0, max=5.0, step=0.1,
+                                         description="LSTM forget bias"),
+            "input_scale": W.FloatSlider(value=input_scale, min=0.0, max=3.0, step=0.05,
+                                         description="input scale"),
+            "seed": W.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed"),
+            "clip_on": W.Checkbox(value=clip is not None, description="clip per step",
+                                  indent=False),
+            "clip": W.FloatLogSlider(value=1.0 if clip is None else clip, base=10, min=-2,
+                                     max=2, step=0.05, description="clip threshold"),
+        }
+        for control in c.values():
+            control.style = dict(_STYLE) if not isinstance(control, W.Checkbox) else {}
+            if isinstance(control, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)):
+                control.layout = _WIDE
+        self.verdict = W.HTML()
+        self.views = {"profile": W.Output(layout=W.Layout(flex="3 1 0%", min_width="380px")),
+                      "eigenvalues": W.Output(layout=W.Layout(flex="2 1 0%",
+                                                              min_width="300px"))}
+        left = W.VBox([c["scale"], c["T"], c["hidden_size"], c["input_scale"], c["seed"]])
+        right = W.VBox([c["activation"], c["init"], c["scale_by"], c["cell"],
+                        c["forget_bias"], W.HBox([c["clip_on"], c["clip"]])])
+        self.widget = W.VBox([
+            W.HBox([left, right], layout=W.Layout(flex_flow="row wrap")),
+            self.verdict,
+            W.HBox(list(self.views.values()), layout=W.Layout(flex_flow="row wrap")),
+        ])
+        self.specs = {}
+        self.result = None
+        self._observe_all()
+        self.update()
+
+    def settings(self) -> dict:
+        """The current controls as keyword arguments of :func:`rnn_tutor.explorer.explore`."""
+        c = self.controls
+        kw = {name: c[name].value for name in
+              ("scale", "T", "hidden_size", "activation", "init", "cell", "scale_by",
+               "forget_bias", "input_scale", "seed")}
+        kw["clip"] = float(c["clip"].value) if c["clip_on"].value else None
+        return kw
+
+    def update(self):
+        """Recompute every view from the controls (called on every control change)."""
+        kw = self.settings()
+        c = self.controls
+        gated = kw["cell"] != "rnn"
+        # Widgets that do not apply are greyed out, not hidden, so the layout stays put.
+        c["activation"].disabled = gated
+        c["forget_bias"].disabled = kw["cell"] != "lstm"
+        c["clip"].disabled = not c["clip_on"].value
+        # LSTM/GRU steps cost about 10x an RNN step: recompute when the slider is
+        # released rather than on every pixel of a drag.
+        for name in ("scale", "T"):
+            c[name].continuous_update = not gated
+        self.result = ex.explore(**kw)
+        self.specs = {"profile": ex.profile_spec(self.result),
+                      "eigenvalues": ex.eigenvalue_spec(self.result)}
+        self.specs["profile"]["layout"]["title"]["text"] = ""    # the verdict says it
+        self.verdict.value = _verdict_html(self.result.verdict)
+        for name, spec in self.specs.items():
+            self.views[name].outputs = (_display_data(spec),)
+
+
+_KIND_COLOR = {"vanishing": "#1f5fa8", "stable": "#2a7a2a", "exploding": "#b22222"}
+
+
+def _verdict_html(verdict: ex.Verdict) -> str:
+    import html
+    return (f'<div style="font-size:15px; padding:4px 0"><b style="color:'
+            f'{_KIND_COLOR[verdict.kind]}">{html.escape(verdict.kind)}</b> \u2014 '
+            f'{html.escape(verdict.text.split(": ", 1)[-1])}</div>')
+
+
+def gradient_explorer(scale=1.0, T=200, hidden_size=64, activation="tanh",
+                      init="orthogonal", cell="rnn", **kwargs) -> GradientExplorer:
+    """Show the live gradient explorer in a notebook.
+
+    Put it last in a cell (or ``display()`` it). Arguments set the starting values of
+    the controls; they are those of :func:`rnn_tutor.explorer.explore` (keyword-only:
+    ``scale_by``, ``forget_bias``, ``input_scale``, ``seed``, ``clip``).
+
+    Returns
+    -------
+    GradientExplorer
+        Its ``controls`` can also be set from code, e.g.
+        ``e.controls["scale"].value = 1.5``; ``e.result`` holds the numbers shown.
+    """
+    return GradientExplorer(scale, T, hidden_size, activation, init, cell, **kwargs)
+
+
+class ScalarExplorer(_Explorer):
+    """The scalar case, w^t against t; build it with :func:`scalar_explorer`."""
+
+    def __init__(self, w=0.9, T=100):
+        ex.scalar_powers(w, T)                      # validate
+        self.controls = {
+            "w": W.FloatSlider(value=w, min=0.5, max=1.5, step=0.01, description="w",
+                               readout_format=".2f", layout=_WIDE),
+            "T": W.IntSlider(value=T, min=1, max=ex.MAX_T, description="steps T",
+                             layout=_WIDE),
+        }
+        self.view = W.Output()
+        self.widget = W.VBox([W.HBox(list(self.controls.values())), self.view])
+        self.spec = None
+        self._observe_all()
+        self.update()
+
+    def update(self):
+        """Redraw w^t for the current controls."""
+        w, T = self.controls["w"].value, self.controls["T"].value
+        self.spec = ex.scalar_spec(w, T)
+        self.view.outputs = (_display_data(self.spec),)
+
+
+def scalar_explorer(w: float = 0.9, T: int = 100) -> ScalarExplorer:
+    """Show w^t against t (log axis) with a slider for w, next to 0.9^t and 1.1^t.
+
+    The gradient of a one-unit linear RNN, h_t = w h_{t-1}, after t steps back is w^t:
+    a hair below 1 it vanishes, a hair above it explodes.
+    """
+    return ScalarExplorer(w, T)

@@ -1,0 +1,330 @@
+"""Tests for the gradient explorer: computations, live widgets and static book figures."""
+
+import itertools
+import math
+import warnings
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from rnn_tutor import cells, explorer as ex, widgets
+from rnn_tutor.gradients import gradient_profile, profile_setup
+
+SMALL = dict(T=60, hidden_size=16)
+
+
+def _log10(p):
+    with np.errstate(all="ignore"):
+        out = np.log10(np.asarray(p, dtype=float))
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _plotly_json_y(output_widget, trace=0):
+    """The y data of a trace in the plotly JSON an Output widget currently shows."""
+    (out,) = output_widget.outputs
+    spec = out["data"]["application/vnd.plotly.v1+json"]
+    y = spec["data"][trace]["y"]
+    if isinstance(y, dict):                       # plotly's base64 typed-array encoding
+        import base64
+        y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))
+    return np.asarray(y, dtype=float)
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+def test_verdict_vanishing_whenever_gamma_scale_below_one_and_T_long_enough():
+    # ||dL/dh_0|| <= (gamma sigma)^T: once that bound is below 1/STABLE_BAND the
+    # gradient must be called vanishing, for every nonlinearity, seed and init.
+    for activation, init, seed in itertools.product(ex.ACTIVATION_CHOICES,
+                                                    ("orthogonal", "gaussian"), (0, 1)):
+        gamma = cells.ACTIVATIONS[activation].gamma
+        for scale in (0.3, 0.6, 0.9 / gamma if gamma < 1 else 0.9, 0.99):
+            if gamma * scale >= 1:
+                continue
+            T = math.ceil(math.log(1 / ex.STABLE_BAND) / math.log(gamma * scale)) + 1
+            T = min(T, ex.MAX_T)
+            res = ex.explore(scale, T, 16, activation, init, seed=seed)
+            assert res.sigma == pytest.approx(scale)
+            bound = 10 ** res.log10_bounds()[list(res.log10_bounds())[-1]]
+            finite = np.isfinite(res.profile)
+            assert np.all(res.profile[finite] <= bound[finite] * (1 + 1e-9) + 1e-300)
+            assert res.verdict.kind == "vanishing", (activation, init, scale, T,
+                                                     res.verdict.text)
+
+
+def test_verdict_exploding_and_stable_for_the_linear_orthogonal_rnn():
+    # There the profile is exactly scale^(T - k).
+    res = ex.explore(1.1, 100, 16, "linear", "orthogonal")
+    assert res.profile == pytest.approx(1.1 ** np.arange(100, -1, -1), rel=1e-9)
+    assert res.verdict.kind == "exploding"
+    assert res.verdict.factor == pytest.approx(1.1 ** 100, rel=1e-9)
+    assert res.verdict.per_step == pytest.approx(1.1, rel=1e-9)
+    assert "1.4e+04" in res.verdict.text
+    assert ex.explore(1.0, 300, 16, "linear", "orthogonal").verdict.kind == "stable"
+    assert ex.explore(0.9, 100, 16, "linear", "orthogonal").verdict.kind == "vanishing"
+
+
+def test_verdict_names_overflow_nan_and_underflow():
+    v = ex.judge([np.inf, 1e300, 1e10, 1.0])
+    assert (v.kind, v.event, v.event_step) == ("exploding", "overflow", 0)
+    assert "inf" in v.text and "k = 0" in v.text
+    v = ex.judge([np.nan, 1e300, 1.0])
+    assert v.event == "nan" and "NaN" in v.text and v.kind == "exploding"
+    v = ex.judge([0.0, 1e-320, 1e-100, 1.0])
+    assert (v.kind, v.event) == ("vanishing", "underflow") and "underflow" in v.text
+    v = ex.judge([0.0, 0.0, 0.5, 1.0])
+    assert (v.kind, v.event, v.event_step) == ("vanishing", "cut", 1)
+    # Real networks: overflow (linear, identity, scale 5 over 500 steps) and NaN
+    # (orthogonal: inf - inf in the matrix product), drawn as a marker on the plot.
+    for init, event, label in (("identity", "overflow", "inf"), ("orthogonal", "nan", "NaN")):
+        res = ex.explore(5.0, 500, 8, "linear", init)
+        assert res.verdict.event == event, res.verdict.text
+        marker = ex.profile_spec(res)["data"][4]
+        assert marker["text"] == [label] and marker["x"] == [res.verdict.event_step]
+    res = ex.explore(0.25, 500, 64, "relu")
+    assert res.verdict.event in ("underflow", "cut") and "0" in res.verdict.text
+
+
+def test_scalar_case():
+    assert ex.scalar_powers(0.9, 3) == pytest.approx([1, 0.9, 0.81, 0.729])
+    assert ex.scalar_verdict(0.9, 200).kind == "vanishing"
+    assert ex.scalar_verdict(1.1, 200).kind == "exploding"
+    assert ex.scalar_verdict(1.0, 200).kind == "stable"
+    assert ex.scalar_verdict(10.0, 500).event == "overflow"
+    assert ex.scalar_verdict(0.01, 500).event == "underflow"
+    spec = ex.scalar_spec(1.1, 50)
+    assert np.allclose(spec["data"][2]["y"], 50 * 0 + np.arange(51) * np.log10(1.1), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- clipping
+
+def _clipped_bptt(threshold, **kw):
+    """Per-step clipping written out directly: the definition clip_profile must match.
+
+    Returns the norms of the (clipped) dL/dh_k for k = 0..T and how often the clip fired.
+    """
+    s = profile_setup("rnn", **kw)
+    phi = cells.ACTIVATIONS[s["activation"]]
+    h, hs = s["h0"], []
+    for x in s["xs"]:
+        h = phi.value(s["W_xh"] @ x + s["W_hh"] @ h)
+        hs.append(h)
+    g, norms, fired = s["u"], [], 0
+    for t in range(len(hs), -1, -1):
+        if t < len(hs):
+            g = s["W_hh"].T @ (phi.derivative_from_value(hs[t]) * g)
+        n = np.linalg.norm(g)
+        if n > threshold:
+            g, fired = g * (threshold / n), fired + 1
+        norms.append(np.linalg.norm(g))
+    return np.array(norms[::-1]), fired
+
+
+@pytest.mark.parametrize("threshold", [0.5, 3.0, 1e12])
+def test_clip_profile_equals_clipping_inside_bptt(threshold):
+    kw = dict(T=80, hidden_size=12, scale=2.0, activation="relu", init="orthogonal", seed=3)
+    res = ex.explore(kw["scale"], kw["T"], kw["hidden_size"], kw["activation"],
+                     kw["init"], seed=kw["seed"], clip=threshold)
+    assert res.verdict.kind == "exploding"
+    direct, fired = _clipped_bptt(threshold, **kw)
+    assert res.clipped == pytest.approx(direct, rel=1e-9)
+    assert res.clip_fired == fired
+    assert (fired > 10) == (threshold < 10), fired
+    assert np.all(res.clipped <= threshold * (1 + 1e-12))
+
+
+def test_clip_profile_after_overflow_is_unknown_not_guessed():
+    clipped, fired = ex.clip_profile([np.inf, 1e300, 10.0, 1.0], 2.0)
+    assert np.isnan(clipped[0]) and clipped[2] == 2.0 and fired.tolist() == [True, True,
+                                                                            True, False]
+
+
+# ----------------------------------------------------------------------------- live widgets
+
+def test_setting_controls_updates_the_figures():
+    e = widgets.gradient_explorer(**SMALL)
+    before = _plotly_json_y(e.views["profile"])
+    assert before == pytest.approx(_log10(gradient_profile("rnn", 60, 16, 1.0)), abs=1e-5)
+    e.controls["scale"].value = 2.0
+    after = _plotly_json_y(e.views["profile"])
+    assert not np.allclose(before, after)
+    assert after == pytest.approx(_log10(gradient_profile("rnn", 60, 16, 2.0)), abs=1e-5)
+    assert e.result.controls["scale"] == 2.0
+    eig_spec = e.views["eigenvalues"].outputs[0]["data"]["application/vnd.plotly.v1+json"]
+    assert eig_spec["data"][1]["name"].startswith("|\u03bb| = scale")
+
+    e.controls["T"].value = 30
+    assert len(_plotly_json_y(e.views["profile"])) == 31
+    e.controls["activation"].value = "sigmoid"
+    assert "vanishing" in e.verdict.value
+    assert len(e.specs["profile"]["data"][3]["x"]) == 2          # the gamma bound appears
+    e.controls["clip_on"].value = True
+    e.controls["clip"].value = 0.1
+    clipped = _plotly_json_y(e.views["profile"], trace=1)
+    assert len(clipped) == 31 and np.nanmax(clipped) <= math.log10(0.1) + 1e-6
+    assert "clipping at 0.1" in e.verdict.value
+    e.controls["cell"].value = "lstm"
+    assert e.controls["activation"].disabled and not e.controls["forget_bias"].disabled
+    assert not e.controls["scale"].continuous_update
+    lstm_before = _plotly_json_y(e.views["profile"])
+    e.controls["forget_bias"].value = 4.0
+    assert not np.allclose(lstm_before, _plotly_json_y(e.views["profile"]))
+    assert len(e.result.eigenvalues) == 4
+
+
+def test_explorer_displays_as_one_widget():
+    e = widgets.gradient_explorer(**SMALL)
+    bundle = e._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == e.widget.model_id
+    for view in e.views.values():
+        data = view.outputs[0]["data"]
+        assert {"text/html", "application/vnd.plotly.v1+json"} <= set(data)
+
+
+def test_scalar_explorer_updates():
+    s = widgets.scalar_explorer(0.9, 50)
+    assert _plotly_json_y(s.view, trace=2)[-1] == pytest.approx(50 * math.log10(0.9), abs=1e-4)
+    s.controls["w"].value = 1.2
+    assert _plotly_json_y(s.view, trace=2)[-1] == pytest.approx(50 * math.log10(1.2), abs=1e-4)
+    assert "exploding" in s.spec["layout"]["title"]["text"]
+    s.controls["T"].value = 20
+    assert len(_plotly_json_y(s.view, trace=2)) == 21
+
+
+# ----------------------------------------------------------------------------- static book
+
+def test_static_frames_equal_gradient_profile():
+    acts = ("tanh", "sigmoid")
+    fig = ex.static_explorer(**SMALL, activations=acts, seed=2)
+    scales = ex.slider_scales()
+    assert len(fig.frames) == len(scales) == 49 and 1.0 in scales
+    names = [step["label"] for step in fig.layout.sliders[0].steps]
+    assert names == [f.name for f in fig.frames]
+    n_eigen = 3
+    for frame, scale in zip(fig.frames, scales):
+        assert float(frame.name) == scale
+        index = {t: i for i, t in enumerate(frame.traces)}
+        for g, act in enumerate(acts):
+            y = np.asarray(frame.data[index[n_eigen + 6 * g]].y, dtype=float)
+            want = _log10(gradient_profile("rnn", 60, 16, scale, act, seed=2,
+                                           forget_bias=1.0))
+            np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-4)
+        lam = np.asarray(frame.data[index[2]].x) + 1j * np.asarray(frame.data[index[2]].y)
+        assert np.max(np.abs(lam)) == pytest.approx(scale, rel=1e-5)   # orthogonal
+    # The dropdown shows one nonlinearity's traces at a time.
+    menu = fig.layout.updatemenus[0]
+    assert [b.label for b in menu.buttons] == ["\u03c6 = tanh", "\u03c6 = sigmoid"]
+    vis = menu.buttons[1].args[0]["visible"]
+    assert vis[:n_eigen] == [True] * n_eigen and vis[n_eigen:] == [False] * 6 + [True] * 6
+
+
+def test_static_figures_are_valid_plotly_and_small():
+    from rnn_tutor.plots import figure_html
+    fig = ex.static_explorer()
+    go.Figure(fig.to_plotly_json())              # full validation of data, layout, frames
+    html = figure_html(fig)
+    assert len(html) < 600_000, len(html)        # 4 nonlinearities x 49 frames at T=200
+    scalar = ex.static_scalar_explorer()
+    go.Figure(scalar.to_plotly_json())
+    assert len(scalar.frames) == 41 and len(figure_html(scalar)) < 100_000
+    lstm = ex.static_explorer(T=40, hidden_size=8, cell="lstm")
+    assert "updatemenus" not in lstm.to_plotly_json()["layout"] or \
+        not lstm.layout.updatemenus
+    assert len(lstm.data) == 2 + 4 + 6
+
+
+# ----------------------------------------------------------------------------- robustness
+
+def _check(res):
+    for spec in (ex.profile_spec(res), ex.eigenvalue_spec(res)):
+        for trace in spec["data"]:
+            for key in ("x", "y"):
+                v = np.asarray(trace.get(key, []), dtype=float)
+                assert not np.any(np.isinf(v))   # inf is never drawn; a marker names it
+    assert res.verdict.kind in ("vanishing", "stable", "exploding") and res.verdict.text
+
+
+@pytest.mark.filterwarnings("error")
+def test_control_grid_sweep_no_exceptions_no_warnings():
+    lo, hi = ex.SCALE_RANGE
+    n = 0
+    # Every option of the RNN, at both ends of the scale, length and input sliders.
+    for act, init, scale_by, scale, T, input_scale in itertools.product(
+            ex.ACTIVATION_CHOICES, ex.INIT_CHOICES, ex.SCALE_BY_CHOICES, (lo, hi),
+            (1, ex.MAX_T), (0.0, 3.0)):
+        _check(ex.explore(scale, T, 32, act, init, "rnn", scale_by=scale_by,
+                          input_scale=input_scale))
+        n += 1
+    # Gated cells, with the forget-bias slider's ends.
+    for cell, init, scale_by, scale, fb in itertools.product(
+            ("lstm", "gru"), ex.INIT_CHOICES, ex.SCALE_BY_CHOICES, (lo, hi), (-3.0, 5.0)):
+        if cell == "gru" and fb == 5.0:
+            continue                            # the GRU has no forget bias
+        _check(ex.explore(scale, ex.MAX_T, 8, "tanh", init, cell, scale_by=scale_by,
+                          forget_bias=fb, input_scale=3.0))
+        n += 1
+    # Hidden-size, seed and clip ends, and scales beyond the slider (overflow to inf).
+    for H, seed, clip, scale in itertools.product((1, 128), (0, 2**31 - 1),
+                                                  (None, 0.01, 100.0), (lo, hi, 6.0)):
+        _check(ex.explore(scale, ex.MAX_T, H, "linear", "identity", seed=seed, clip=clip))
+        n += 1
+    for w, T in itertools.product((0.5, 1.5, 1e-3, 1e3, 0.0, -2.0), (1, ex.MAX_T)):
+        assert ex.scalar_verdict(w, T).text
+        ex.scalar_spec(w, T)
+    assert n == 192 + 36 + 36
+
+
+@pytest.mark.filterwarnings("error")
+def test_widget_control_ends_no_warnings():
+    # Drive the real widgets to the ends of every control (the static figures too).
+    e = widgets.gradient_explorer(T=ex.MAX_T, hidden_size=8)
+    c = e.controls
+
+    def ends(control):
+        if hasattr(control, "base"):              # FloatLogSlider: min/max are exponents
+            return control.base ** control.min, control.base ** control.max
+        return control.min, control.max
+
+    for name in ("scale", "T", "hidden_size", "forget_bias", "input_scale", "seed", "clip"):
+        for end in ends(c[name]):
+            c[name].value = end
+            assert c[name].value == pytest.approx(end)
+            assert e.result.controls[name if name != "clip" else "scale"] is not None
+    c["clip_on"].value = True
+    for end in ends(c["clip"]):
+        c["clip"].value = end
+        assert e.result.controls["clip"] == pytest.approx(end)
+    c["T"].value, c["hidden_size"].value = 50, 8
+    for cell, act, init, scale_by, clip_on in itertools.product(
+            ("rnn", "lstm", "gru"), ex.ACTIVATION_CHOICES, ex.INIT_CHOICES,
+            ex.SCALE_BY_CHOICES, (False, True)):
+        if cell != "rnn" and act != "tanh":
+            continue                            # gated cells ignore the nonlinearity
+        c["cell"].value, c["activation"].value = cell, act
+        c["init"].value, c["scale_by"].value, c["clip_on"].value = init, scale_by, clip_on
+        for end in ends(c["scale"]):
+            c["scale"].value = end
+            assert e.result.controls == e.settings()
+    for cell in ("rnn", "gru"):
+        ex.static_explorer(T=20, hidden_size=4, cell=cell, clip=1.0)
+
+
+def test_bad_input_is_refused_clearly():
+    with pytest.raises(ValueError, match="activation.*'tanh'"):
+        ex.explore(activation="softmax")
+    with pytest.raises(ValueError, match="cell"):
+        ex.explore(cell="transformer")
+    with pytest.raises(ValueError, match="seed"):
+        ex.explore(seed=-1)
+    with pytest.raises(ValueError, match="clip"):
+        ex.explore(clip=0.0)
+    with pytest.raises(ValueError, match="scale"):
+        ex.explore(scale=-1.0)
+    with pytest.raises(TypeError, match="T"):
+        ex.explore(T=2.5)
+    with pytest.raises(ValueError, match="activation"):
+        widgets.gradient_explorer(activation="softmax")
+    with pytest.raises(ValueError, match="scales"):
+        ex.static_explorer(scales=[1.0, 1.0001])
