@@ -174,7 +174,7 @@ def scale_to_spectral_norm(W, s: float) -> np.ndarray:
 
 
 def scale_to_spectral_radius(W, r: float) -> np.ndarray:
-    """Return square ``W`` rescaled so its spectral radius (largest |eigenvalue|) is ``r``."""
+    """Return square ``W`` rescaled to spectral radius ``r`` (largest absolute eigenvalue)."""
     W = _check_matrix(W)
     if W.shape[0] != W.shape[1]:
         raise ValueError(f"the spectral radius needs a square matrix; got shape {W.shape}")
@@ -208,7 +208,7 @@ def recurrent_matrix(init: str, hidden_size: int, scale: float, seed=None,
     scale_by : {"norm", "radius", "none"}
         ``"norm"`` (default): each block's largest singular value equals ``scale``;
         for ``init="orthogonal"`` *all* singular values equal ``scale``.
-        ``"radius"``: each block's largest |eigenvalue| equals ``scale``.
+        ``"radius"``: each block's largest absolute eigenvalue equals ``scale``.
         ``"none"``: the initialiser's own scaling multiplied by ``scale``.
     gates : int
         Number of stacked H x H blocks: 1 (RNN), 4 (LSTM, gates i, f, g, o), 3 (GRU,
