@@ -28,7 +28,6 @@ the verdict.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import numbers
@@ -40,15 +39,15 @@ import plotly.graph_objects as go
 from ._validate import (check_choice, check_nonnegative_int, check_positive_float,
                         check_positive_int)
 from .cells import ACTIVATIONS
-from .gradients import gradient_profile
+from .gradients import gradient_profile, one_blas_thread
 from .init import recurrent_matrix
 
 __all__ = [
     "ACTIVATION_CHOICES", "INIT_CHOICES", "CELL_CHOICES", "SCALE_BY_CHOICES",
     "SCALE_RANGE", "MAX_T", "STABLE_BAND", "Verdict", "Exploration", "explore",
-    "clip_profile", "judge", "scalar_powers", "profile_figure", "eigenvalue_figure",
+    "judge", "scalar_powers", "profile_figure", "eigenvalue_figure",
     "scalar_figure", "static_explorer", "static_scalar_explorer", "slider_scales",
-    "profile_spec", "eigenvalue_spec", "scalar_spec", "scalar_verdict", "one_blas_thread",
+    "profile_spec", "eigenvalue_spec", "scalar_spec", "scalar_verdict",
 ]
 
 ACTIVATION_CHOICES = ("tanh", "sigmoid", "relu", "linear")
@@ -179,40 +178,6 @@ def judge(profile, band: float = STABLE_BAND, what: str = "the gradient") -> Ver
     return Verdict(kind, factor, steps, event, k_bad, text)
 
 
-# ------------------------------------------------------------------------ clipping
-
-def clip_profile(profile, threshold: float):
-    """Norms of dL/dh_k when backpropagation clips the gradient at every step.
-
-    The rule: going back from T, whenever ``||dL/dh_k||`` exceeds ``threshold`` it is
-    rescaled to norm ``threshold`` before it is multiplied by the next Jacobian (clipping
-    inside BPTT, as Graves (2013) did for LSTM derivatives). Backpropagation is linear in
-    the gradient once the forward pass is fixed, so rescaling at step k rescales every
-    earlier step by the same factor, and the clipped norms follow exactly from the
-    unclipped ones: ``clipped[k] = profile[k] * s_k`` with
-    ``s_k = min(1, min_{j >= k} threshold / profile[j])``.
-
-    Where the unclipped float64 profile has already overflowed to inf the direction is
-    lost, so the clipped norms from there back are NaN (unknown), not guessed.
-
-    Returns
-    -------
-    clipped : ndarray (T + 1,)
-    fired : ndarray of bool (T + 1,)
-        Where the clip fired (the norm reaching step k was larger than ``threshold``).
-    """
-    p = np.asarray(profile, dtype=float)
-    threshold = check_positive_float(threshold, "clip")
-    with np.errstate(all="ignore"):
-        ratio = np.where(np.isnan(p), 0.0, threshold / p)       # inf -> 0, 0 -> inf
-        s = np.minimum(1.0, np.minimum.accumulate(ratio[::-1])[::-1])
-        clipped = p * s
-        before = p * np.append(s[1:], 1.0)                      # size arriving at k
-        fired = before > threshold
-        clipped[~np.isfinite(p) | (s == 0)] = np.nan
-    return clipped, fired
-
-
 # ------------------------------------------------------------------------ explore
 
 @dataclass(frozen=True)
@@ -226,9 +191,9 @@ class Exploration:
     profile : ndarray (T + 1,)
         ``||dL/dh_k||`` (unclipped; may hold inf, NaN or 0).
     clipped : ndarray (T + 1,) or None
-        The profile with per-step clipping (see :func:`clip_profile`), if ``clip`` is set.
+        The profile with per-step clipping (see ``clip`` in :func:`explore`), if set.
     clip_fired : int
-        At how many steps the clip fired.
+        At how many of the T + 1 steps the clip fired.
     eigenvalues : complex ndarray (G, H)
         Eigenvalues of each H x H block of W_hh (G = 1 for the RNN, 4 LSTM, 3 GRU).
     blocks : tuple of str
@@ -281,30 +246,6 @@ def _check_real(value, name):
     return float(value)
 
 
-_blas_controller = None
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """Run the enclosed NumPy code with BLAS on one thread.
-
-    A profile is hundreds of products of a 64-vector with a 64 x 64 matrix: threads
-    cannot speed those up, and on a busy machine OpenBLAS threads waiting for a free
-    core made one profile (T=200, H=64) take about 20 ms instead of 2 ms (median,
-    measured on the team's 2-core machine). Without threadpoolctl this does nothing.
-    """
-    global _blas_controller
-    try:
-        if _blas_controller is None:
-            from threadpoolctl import ThreadpoolController
-            _blas_controller = ThreadpoolController()
-        limit = _blas_controller.limit(limits=1, user_api="blas")
-    except ImportError:
-        limit = contextlib.nullcontext()
-    with limit:
-        yield
-
-
 @functools.lru_cache(maxsize=256)
 def _spectrum(init, H, scale, seed, scale_by, gates):
     """Eigenvalues (G, H) of each block of W_hh and its largest singular value.
@@ -349,10 +290,16 @@ def explore(scale: float = 1.0, T: int = 200, hidden_size: int = 64,
     seed : int
         Draws W_hh, W_xh, the inputs and u (see ``gradient_profile``).
     clip : float or None
-        If set, also compute the profile with per-step clipping of the backpropagated
-        gradient to this norm (see :func:`clip_profile`; why per step: clipping the
-        final parameter gradient, as ``clip_grad_norm`` does, multiplies the whole
-        profile by one number and leaves its shape, and so any vanishing, unchanged).
+        If set, also compute the profile with the gradient clipped *inside* BPTT: going
+        back from T, whenever ``||dL/dh_k||`` exceeds ``clip`` it is rescaled to norm
+        ``clip`` before it is propagated further (``gradient_profile(..., clip=clip)``;
+        as Graves (2013) clipped LSTM derivatives). Backprop is linear in the gradient,
+        so this only rescales: an exploding profile is held at ``clip`` (and stays
+        finite where the unclipped one overflows), a vanishing one is not lifted at all.
+        Why not ``clip_grad_norm``: it rescales the *parameter* gradient once, after
+        BPTT, which multiplies this whole profile by one number; its shape, and so the
+        balance between near and far steps, would not change, and the plot would only
+        shift. The verdict describes the unclipped gradient and counts the clipped steps.
 
     Returns
     -------
@@ -371,21 +318,22 @@ def explore(scale: float = 1.0, T: int = 200, hidden_size: int = 64,
     controls = dict(scale=scale, T=T, hidden_size=H, activation=activation, init=init,
                     cell=cell, scale_by=scale_by, forget_bias=forget_bias,
                     input_scale=input_scale, seed=seed, clip=clip)
+    kw = dict(input_scale=input_scale, forget_bias=forget_bias, scale_by=scale_by)
     with np.errstate(all="ignore"), one_blas_thread():
-        profile = gradient_profile(cell, T, H, scale, activation, init, seed,
-                                   input_scale=input_scale, forget_bias=forget_bias,
-                                   scale_by=scale_by)
+        profile = gradient_profile(cell, T, H, scale, activation, init, seed, **kw)
+        clipped = None if clip is None else gradient_profile(cell, T, H, scale, activation,
+                                                             init, seed, clip=clip, **kw)
         eig, sigma = _spectrum(init, H, float(scale), seed, scale_by, len(_GATE_NAMES[cell]))
-    clipped, fired = (None, 0) if clip is None else clip_profile(profile, clip)
     verdict = judge(profile)
+    fired = 0
     if clip is not None:
-        n = int(np.count_nonzero(fired))
+        # Where the clip fired the reported norm is the threshold itself.
+        fired = int(np.count_nonzero(np.abs(clipped - clip) <= 1e-9 * clip))
         verdict = Verdict(verdict.kind, verdict.factor, verdict.steps, verdict.event,
                           verdict.event_step,
-                          f"{verdict.text}; clipping at {_fmt(clip)} fired at {n} of "
+                          f"{verdict.text}; clipping at {_fmt(clip)} fired at {fired} of "
                           f"{T + 1} steps")
-    return Exploration(controls, profile, clipped, int(np.count_nonzero(fired)) if clip
-                       is not None else 0, eig, _GATE_NAMES[cell], sigma,
+    return Exploration(controls, profile, clipped, fired, eig, _GATE_NAMES[cell], sigma,
                        float(np.abs(eig).max()),
                        ACTIVATIONS[activation].gamma if cell == "rnn" else None, verdict)
 

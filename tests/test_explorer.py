@@ -123,7 +123,7 @@ def _clipped_bptt(threshold, **kw):
 
 
 @pytest.mark.parametrize("threshold", [0.5, 3.0, 1e12])
-def test_clip_profile_equals_clipping_inside_bptt(threshold):
+def test_clipped_profile_equals_clipping_inside_bptt(threshold):
     kw = dict(T=80, hidden_size=12, scale=2.0, activation="relu", init="orthogonal", seed=3)
     res = ex.explore(kw["scale"], kw["T"], kw["hidden_size"], kw["activation"],
                      kw["init"], seed=kw["seed"], clip=threshold)
@@ -135,10 +135,12 @@ def test_clip_profile_equals_clipping_inside_bptt(threshold):
     assert np.all(res.clipped <= threshold * (1 + 1e-12))
 
 
-def test_clip_profile_after_overflow_is_unknown_not_guessed():
-    clipped, fired = ex.clip_profile([np.inf, 1e300, 10.0, 1.0], 2.0)
-    assert np.isnan(clipped[0]) and clipped[2] == 2.0 and fired.tolist() == [True, True,
-                                                                            True, False]
+def test_clipping_keeps_an_overflowing_gradient_finite():
+    res = ex.explore(5.0, 500, 8, "linear", "identity", clip=10.0)
+    assert res.verdict.event == "overflow"
+    assert np.all(np.isfinite(res.clipped)) and np.all(res.clipped <= 10.0 * (1 + 1e-12))
+    assert res.clip_fired == 500 - 1                  # every step once 5^k passed 10
+    assert "fired at 499 of 501 steps" in res.verdict.text
 
 
 # ----------------------------------------------------------------------------- live widgets
