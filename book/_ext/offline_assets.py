@@ -81,6 +81,25 @@ def _add_plotly(app: Sphinx, pagename: str, templatename: str, context: dict,
         app.builder.add_js_file(PLOTLY_JS)
 
 
+def _dedupe_inline_scripts(app: Sphinx, pagename: str, templatename: str, context: dict,
+                           doctree) -> None:
+    # An inline script added after the builder started (sphinx-thebe's configuration) is
+    # registered twice, once with filename None and once with "", which Sphinx does not
+    # see as equal; the page then declares `const THEBE_JS_URL` twice: a SyntaxError.
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list):
+        return
+    seen, unique = set(), []
+    for js in scripts:
+        attrs = getattr(js, "attributes", {})
+        key = (getattr(js, "filename", js) or "", getattr(js, "priority", 500),
+               tuple(sorted((k, str(v)) for k, v in attrs.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique
+
+
 def setup(app: Sphinx) -> dict:
     # Notebook kernels started by this build inherit the environment: rnn_tutor.plots.show
     # then emits only HTML (see its docstring), not plotly's JSON MIME type, which myst-nb
@@ -88,4 +107,5 @@ def setup(app: Sphinx) -> dict:
     os.environ[BOOK_BUILD_ENV] = "1"
     app.connect("builder-inited", _stage)
     app.connect("html-page-context", _add_plotly)
+    app.connect("html-page-context", _dedupe_inline_scripts, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,213 @@
+"""Every page of the built book, opened in headless Chromium as a reader would.
+
+Per page: every resource loads (no 4xx/5xx, no failed request), nothing is requested
+from any host but the book's own, no console error, math is typeset (no raw TeX left),
+every plotly figure has data and a non-zero size, every static slider changes the
+plotted data when dragged with the mouse, and every internal link resolves. A screenshot
+of each page is saved under _build/screenshots/ for a person to look at.
+
+The build must exist: if it does not, these tests fail (they never skip).
+"""
+
+from __future__ import annotations
+
+import html.parser
+import re
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from conftest import BOOK_HTML, BUILD_HINT, SCREENSHOTS, html_pages
+
+pytestmark = pytest.mark.browser
+
+PAGES = html_pages(BOOK_HTML) or ["<book not built>"]
+
+# Console messages that are not errors of the book, each with its reason. Keep empty
+# unless a message is understood and harmless.
+ALLOWED_CONSOLE = {
+    # (substring of the message): "why it is harmless"
+}
+
+# Text that must not survive MathJax in the reader-visible text of a page.
+RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\frac\{")
+
+
+class _Ids(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids = set()
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("id", "name") and value:
+                self.ids.add(value)
+
+
+@lru_cache(maxsize=None)
+def _anchors(path: Path) -> frozenset:
+    parser = _Ids()
+    parser.feed(path.read_text(errors="replace"))
+    return frozenset(parser.ids)
+
+
+def _broken_internal_links(hrefs: list[str], base: str) -> list[str]:
+    """Links into the book whose file, or whose #fragment in that file, does not exist."""
+    broken = []
+    for href in sorted(set(hrefs)):
+        if not href.startswith(base):
+            continue  # other schemes/hosts are links only (launch buttons, repository)
+        parts = urlsplit(href)
+        rel = unquote(parts.path[len(urlsplit(base).path):])
+        target = BOOK_HTML / rel
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            broken.append(f"{href} (no file {rel})")
+        elif parts.fragment and target.suffix == ".html" \
+                and unquote(parts.fragment) not in _anchors(target):
+            broken.append(f"{href} (no id {parts.fragment!r} in {rel})")
+    return broken
+
+
+_JS_FIGURES = """() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(gd => {
+  const r = gd.getBoundingClientRect();
+  const data = gd._fullData || [];  // decoded arrays (gd.data may hold base64 'bdata')
+  const points = data.map(t => {
+    for (const k of ['y', 'x', 'z', 'values']) {
+      if (t[k] && t[k].length !== undefined) { return t[k].length; }
+    }
+    return 0;
+  });
+  return {id: gd.id, width: r.width, height: r.height, traces: data.length,
+          points: points.reduce((a, b) => a + b, 0),
+          svg: gd.querySelectorAll('.main-svg').length,
+          slider: !!(gd.layout && gd.layout.sliders && gd.layout.sliders.length)};
+})"""
+
+_JS_VISIBLE_TEXT = """() => {
+  const body = document.body.cloneNode(true);
+  body.querySelectorAll('pre, code, script, style, mjx-container, .highlight, textarea, '
+                        + 'input, .plotly-graph-div').forEach(e => e.remove());
+  return body.textContent;
+}"""
+
+_JS_TRACE_STATE = """(id) => {
+  const gd = document.getElementById(id);
+  const data = gd._fullData.map(t => Array.from(t.y || t.z || t.x || []).map(Number));
+  const paths = Array.from(gd.querySelectorAll('.scatterlayer path.js-line, .barlayer path,'
+                                               + ' .heatmaplayer image'))
+                    .map(p => p.getAttribute('d') || p.getAttribute('href') || '');
+  const current = gd.querySelector('.slider-currentvalue');
+  return JSON.stringify({data: data, paths: paths,
+                         label: current ? current.textContent : ''});
+}"""
+
+
+def _drag_slider(page, fig_id: str) -> None:
+    """Drag the figure's slider grip with the mouse to the other end of its rail."""
+    rail = page.locator(f"#{fig_id} .slider-rail-rect").first
+    grip = page.locator(f"#{fig_id} .slider-grip-rect").first
+    rail.scroll_into_view_if_needed()
+    rb, gb = rail.bounding_box(), grip.bounding_box()
+    assert rb and gb and rb["width"] > 0, f"slider of {fig_id} has no visible rail"
+    y = gb["y"] + gb["height"] / 2
+    start_x = gb["x"] + gb["width"] / 2
+    middle = rb["x"] + rb["width"] / 2
+    end_x = rb["x"] + rb["width"] * (0.9 if start_x < middle else 0.1)
+    page.mouse.move(start_x, y)
+    page.mouse.down()
+    page.mouse.move((start_x + end_x) / 2, y, steps=5)
+    page.mouse.move(end_x, y, steps=5)
+    page.mouse.up()
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_in_browser(page_path, browser, book_server):
+    if page_path == "<book not built>":
+        pytest.fail(f"_build/html has no pages: {BUILD_HINT}")
+    host = urlsplit(book_server).netloc
+    requests, foreign, bad_status, failed, console = [], [], [], [], []
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        def on_request(req):
+            requests.append(req.url)
+            parts = urlsplit(req.url)
+            if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc != host:
+                foreign.append(req.url)
+
+        def on_response(resp):
+            if resp.status >= 400:
+                bad_status.append(f"{resp.status} {resp.url}")
+
+        def on_console(msg):
+            if msg.type == "error":
+                text = msg.text
+                if not any(allowed in text for allowed in ALLOWED_CONSOLE):
+                    console.append(f"{text} (at {msg.location.get('url')})")
+
+        page.on("request", on_request)
+        page.on("response", on_response)
+        page.on("requestfailed", lambda req: failed.append(f"{req.url}: {req.failure}"))
+        page.on("console", on_console)
+        page.on("pageerror", lambda err: console.append(f"uncaught: {err}"))
+
+        page.goto(book_server + page_path, wait_until="load", timeout=60_000)
+        # MathJax 3 typesets asynchronously after load; its promise settles when done.
+        page.wait_for_function(
+            "() => !window.MathJax || (window.MathJax.startup && "
+            "window.MathJax.startup.promise && window.MathJax.typesetPromise)",
+            timeout=30_000)
+        page.evaluate("() => window.MathJax && window.MathJax.startup ? "
+                      "window.MathJax.startup.promise : null")
+        page.wait_for_load_state("networkidle", timeout=30_000)
+
+        # Screenshot first, as the reader sees the page before touching anything.
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / (page_path.replace("/", "__") + ".png")),
+                        full_page=True)
+
+        # --- math typeset, no raw TeX left
+        n_math = page.locator(".math").count()
+        if n_math:
+            n_typeset = page.locator("mjx-container").count()
+            assert n_typeset >= n_math, (
+                f"{n_math} math elements but only {n_typeset} typeset by MathJax")
+            assert page.locator("mjx-merror").count() == 0, "MathJax reported TeX errors"
+        raw = sorted(set(RAW_TEX.findall(page.evaluate(_JS_VISIBLE_TEXT))))
+        assert not raw, f"raw TeX left in the page text: {raw}"
+
+        # --- plotly figures: data, size, and sliders that respond to the mouse
+        figures = page.evaluate(_JS_FIGURES)
+        n_divs = page.locator(".plotly-graph-div").count()
+        assert len(figures) == n_divs
+        for fig in figures:
+            assert fig["traces"] > 0 and fig["points"] > 0, f"figure without data: {fig}"
+            assert fig["width"] > 0 and fig["height"] > 0, f"figure of zero size: {fig}"
+            assert fig["svg"] > 0, f"figure not drawn by plotly.js: {fig}"
+        for fig in (f for f in figures if f["slider"]):
+            before = page.evaluate(_JS_TRACE_STATE, fig["id"])
+            _drag_slider(page, fig["id"])
+            page.wait_for_function(f"(b) => ({_JS_TRACE_STATE})({fig['id']!r}) !== b",
+                                   arg=before, timeout=5_000)
+            after = page.evaluate(_JS_TRACE_STATE, fig["id"])
+            assert after != before, f"moving the slider of {fig['id']} changed nothing"
+
+        # --- internal links
+        hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        broken = _broken_internal_links(hrefs, book_server)
+        assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+    finally:
+        context.close()
+
+    assert not foreign, "requests to other hosts:\n" + "\n".join(foreign)
+    assert not bad_status, "resources with an error status:\n" + "\n".join(bad_status)
+    assert not failed, "failed requests:\n" + "\n".join(failed)
+    assert not console, "console errors:\n" + "\n".join(console)
+    assert requests, "the page made no request at all (not even itself)"
+
