@@ -104,8 +104,38 @@ def bench_profiles(repeat, T=200, H=64):
 # Return a list of printed lines, like bench_profiles above.
 # ============================================================================================
 
-def bench_explorer(repeat):
-    return ["explorer: not measured yet (section reserved for the explorer owner)"]
+def bench_explorer(repeat, T=200, H=64):
+    """Live recompute (while dragging the scale) and static slider build, with HTML size."""
+    import itertools
+
+    from rnn_tutor import explorer as ex, widgets
+    from rnn_tutor.plots import figure_html
+
+    # Every call uses a new scale, as a drag does (W_hh's spectrum is cached per scale).
+    scales = itertools.cycle(np.geomspace(0.25, 4.0, 997))
+    lines = [f"explorer T={T} H={H} (tanh, orthogonal; a new scale on every call)"]
+    med, low = measure(lambda: ex.explore(float(next(scales)), T, H), repeat * 5)
+    lines.append(f"  recompute (explore)            median {ms(med)}   min {ms(low)}"
+                 "   (budget: a few ms)")
+    e = widgets.gradient_explorer(T=T, hidden_size=H)
+
+    def drag():
+        e.controls["scale"].value = float(next(scales))
+    med, low = measure(drag, repeat * 5)
+    lines.append(f"  live widget update (+figures)  median {ms(med)}   min {ms(low)}")
+    for acts in (("tanh",), ex.ACTIVATION_CHOICES):
+        def build():
+            ex._spectrum.cache_clear()
+            return ex.static_explorer(T=T, hidden_size=H, activations=acts)
+        med, low = measure(build, max(repeat // 4, 3), warmup=1)
+        fig = build()
+        size = len(figure_html(fig).encode())
+        lines.append(f"  static slider, {len(fig.frames)} frames x {len(acts)} nonlinearit"
+                     f"{'y' if len(acts) == 1 else 'ies'}: build median {ms(med)}   "
+                     f"min {ms(low)}   HTML {size / 1e3:.0f} kB (budget: well under 1 s)")
+    size = len(figure_html(ex.static_scalar_explorer()).encode())
+    lines.append(f"  static scalar slider (41 frames): HTML {size / 1e3:.0f} kB")
+    return lines
 
 
 # ----------------------------------------------------------------------------- main
