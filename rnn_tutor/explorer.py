@@ -627,7 +627,8 @@ def _frame_part(trace: dict) -> dict:
 def static_explorer(T: int = 200, hidden_size: int = 64, activations=ACTIVATION_CHOICES,
                     init: str = "orthogonal", cell: str = "rnn", *, scale_by: str = "norm",
                     forget_bias: float = 1.0, input_scale: float = 1.0, seed: int = 0,
-                    clip: float | None = None, scales=None, height: int = 560) -> go.Figure:
+                    clip: float | None = None, scales=None, start: float = 1.0,
+                    height: int = 560) -> go.Figure:
     """The explorer for the static book: slider frames over the weight scale.
 
     Every frame is computed here with :func:`explore` (the function behind the live
@@ -645,7 +646,9 @@ def static_explorer(T: int = 200, hidden_size: int = 64, activations=ACTIVATION_
         The nonlinearities to offer (the first is shown first). Ignored for LSTM/GRU.
     scales : sequence of float, optional
         Slider values (default :func:`slider_scales`: 49 values from 0.25 to 4, with 1
-        in the middle, where the slider starts).
+        in the middle).
+    start : float
+        The slider starts at the value nearest to this one (on a log scale).
     height : int
 
     Returns
@@ -666,7 +669,7 @@ def static_explorer(T: int = 200, hidden_size: int = 64, activations=ACTIVATION_
     names = [f"{s:.3g}" for s in scales]
     if len(set(names)) != len(names):
         raise ValueError("scales must differ in their first 3 significant digits")
-    active = int(np.argmin(np.abs(np.log(scales))))           # start nearest to 1
+    active = int(np.argmin(np.abs(np.log(scales / check_positive_float(start, "start")))))
     kw = dict(T=T, hidden_size=hidden_size, init=init, cell=cell, scale_by=scale_by,
               forget_bias=forget_bias, input_scale=input_scale, seed=seed, clip=clip)
     results = [[explore(float(s), activation=a, **kw) for a in activations] for s in scales]

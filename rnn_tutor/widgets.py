@@ -1,5 +1,10 @@
 """Live explorers for running notebooks (ipywidgets; the static book uses frames instead).
 
+When the book is built (``RNN_TUTOR_BOOK_BUILD=1``, see :mod:`rnn_tutor.plots`) the two
+functions below create no widgets (they would need a kernel, and the book's pages would
+fetch a widget manager from a CDN): they return a stand-in that displays the static
+slider version of the same explorer, so a chapter can call them unconditionally.
+
 ``gradient_explorer()`` shows the gradient explorer: drag the weight scale and watch the
 gradient reaching step k vanish or explode. ``scalar_explorer()`` shows the one-unit
 case, w^t. All the numbers and figures come from :mod:`rnn_tutor.explorer`, the same
@@ -17,13 +22,15 @@ the extra ``anywidget`` package and does not render in the static book. One upda
 from __future__ import annotations
 
 import math
+import os
 
 import ipywidgets as W
 
 from . import explorer as ex
-from .plots import mime_bundle
+from .plots import BOOK_BUILD_ENV, mime_bundle
 
-__all__ = ["GradientExplorer", "ScalarExplorer", "gradient_explorer", "scalar_explorer"]
+__all__ = ["GradientExplorer", "ScalarExplorer", "StaticStandIn", "gradient_explorer",
+           "scalar_explorer"]
 
 _WIDE = W.Layout(width="420px")
 _STYLE = {"description_width": "140px"}
@@ -113,7 +120,10 @@ class GradientExplorer(_Explorer):
                                      max=2, step=0.05, description="clip threshold"),
         }
         for control in c.values():
-            control.style = dict(_STYLE) if not isinstance(control, W.Checkbox) else {}
+            if isinstance(control, W.ToggleButtons):
+                control.style = dict(_STYLE, button_width="auto")
+            elif not isinstance(control, W.Checkbox):
+                control.style = dict(_STYLE)
             if isinstance(control, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)):
                 control.layout = _WIDE
         self.verdict = W.HTML()
@@ -174,8 +184,31 @@ def _verdict_html(verdict: ex.Verdict) -> str:
             f'{html.escape(verdict.text.split(": ", 1)[-1])}</div>')
 
 
+class StaticStandIn:
+    """What the explorers return in the book build: displays a static slider figure.
+
+    Attributes
+    ----------
+    figure : plotly.graph_objects.Figure
+        The static explorer (frames computed by :mod:`rnn_tutor.explorer`).
+    result : rnn_tutor.explorer.Exploration or None
+        The numbers for the starting controls (gradient explorer only).
+    """
+
+    def __init__(self, figure, result=None):
+        self.figure = figure
+        self.result = result
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return mime_bundle(self.figure)
+
+
+def _book_build() -> bool:
+    return os.environ.get(BOOK_BUILD_ENV) == "1"
+
+
 def gradient_explorer(scale=1.0, T=200, hidden_size=64, activation="tanh",
-                      init="orthogonal", cell="rnn", **kwargs) -> GradientExplorer:
+                      init="orthogonal", cell="rnn", **kwargs):
     """Show the live gradient explorer in a notebook.
 
     Put it last in a cell (or ``display()`` it). Arguments set the starting values of
@@ -187,7 +220,16 @@ def gradient_explorer(scale=1.0, T=200, hidden_size=64, activation="tanh",
     GradientExplorer
         Its ``controls`` can also be set from code, e.g.
         ``e.controls["scale"].value = 1.5``; ``e.result`` holds the numbers shown.
+        In the book build, a :class:`StaticStandIn` instead: the static explorer for
+        these settings (slider over the scale; a dropdown over the nonlinearities,
+        starting with ``activation``), and ``result`` for the starting controls.
     """
+    if _book_build():
+        result = ex.explore(scale, T, hidden_size, activation, init, cell, **kwargs)
+        others = tuple(a for a in ex.ACTIVATION_CHOICES if a != activation)
+        figure = ex.static_explorer(T, hidden_size, (activation, *others), init, cell,
+                                    start=scale, **kwargs)
+        return StaticStandIn(figure, result)
     return GradientExplorer(scale, T, hidden_size, activation, init, cell, **kwargs)
 
 
@@ -215,10 +257,15 @@ class ScalarExplorer(_Explorer):
         self.view.outputs = (_display_data(self.spec),)
 
 
-def scalar_explorer(w: float = 0.9, T: int = 100) -> ScalarExplorer:
+def scalar_explorer(w: float = 0.9, T: int = 100):
     """Show w^t against t (log axis) with a slider for w, next to 0.9^t and 1.1^t.
 
     The gradient of a one-unit linear RNN, h_t = w h_{t-1}, after t steps back is w^t:
-    a hair below 1 it vanishes, a hair above it explodes.
+    a hair below 1 it vanishes, a hair above it explodes. Returns a
+    :class:`ScalarExplorer` (in the book build, a :class:`StaticStandIn` showing
+    :func:`rnn_tutor.explorer.static_scalar_explorer`).
     """
+    if _book_build():
+        ex.scalar_powers(w, T)                      # validate as the live version does
+        return StaticStandIn(ex.static_scalar_explorer(T))
     return ScalarExplorer(w, T)

@@ -330,3 +330,21 @@ def test_bad_input_is_refused_clearly():
         widgets.gradient_explorer(activation="softmax")
     with pytest.raises(ValueError, match="scales"):
         ex.static_explorer(scales=[1.0, 1.0001])
+
+
+def test_book_build_shows_the_static_explorer_and_creates_no_widget(monkeypatch):
+    from ipywidgets.widgets.widget import _instances
+    from rnn_tutor.plots import BOOK_BUILD_ENV
+    monkeypatch.setenv(BOOK_BUILD_ENV, "1")
+    before = len(_instances)
+    e = widgets.gradient_explorer(scale=2.0, activation="relu", **SMALL)
+    s = widgets.scalar_explorer(1.1, 40)
+    assert len(_instances) == before
+    assert isinstance(e, widgets.StaticStandIn) and isinstance(s, widgets.StaticStandIn)
+    assert e.result.verdict.kind == "exploding"
+    assert set(e._repr_mimebundle_()) == {"text/html", "text/plain"}
+    assert e.figure.layout.sliders[0].active == list(ex.slider_scales()).index(2.0)
+    assert e.figure.layout.updatemenus[0].buttons[0].label == "\u03c6 = relu"
+    assert len(s.figure.frames) == 41
+    with pytest.raises(ValueError, match="activation"):
+        widgets.gradient_explorer(activation="softmax")
