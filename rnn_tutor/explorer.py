@@ -201,7 +201,7 @@ class Exploration:
     sigma : float
         Largest singular value over the blocks (equal to ``scale`` if ``scale_by="norm"``).
     radius : float
-        Largest |eigenvalue| over the blocks.
+        Largest absolute value of an eigenvalue over the blocks.
     gamma : float or None
         max phi' of the RNN's nonlinearity; None for gated cells.
     verdict : Verdict
@@ -503,7 +503,7 @@ def _eigen_limit(results) -> float:
 
 
 def _eigen_traces(res: Exploration, *, xaxis="x", yaxis="y") -> list:
-    """The unit circle, the |lambda| = scale circle, then one trace per W_hh block."""
+    """The unit circle, the circle of radius ``scale``, then one trace per W_hh block."""
     common = dict(xaxis=xaxis, yaxis=yaxis)
     ux, uy = _circle(1.0)
     sx, sy = _circle(float(res.controls["scale"]))
@@ -547,7 +547,7 @@ _SCALAR_REFERENCES = (0.9, 1.1)
 
 
 def _scalar_traces(w: float, T: int) -> list:
-    """0.9^t, 1.1^t, then |w|^t (as log10), against t = 0..T (the index)."""
+    """0.9^t, 1.1^t, then ``|w|^t`` (as log10), against t = 0..T (the index)."""
     traces = [_scatter(y=_f32(_log10(scalar_powers(ref, T))), mode="lines",
                        name=f"{ref}<sup>t</sup>", line=dict(color=_COLORS["bound"], dash=dash),
                        hovertemplate="t = %{x}<br>10<sup>%{y:.2f}</sup><extra></extra>")
@@ -589,7 +589,7 @@ def scalar_spec(w: float = 0.9, T: int = 100, height: int = 350, y_range=None) -
 
 
 def scalar_figure(w: float = 0.9, T: int = 100, height: int = 350) -> go.Figure:
-    """The scalar case: |w|^t against t on a log axis, next to 0.9^t and 1.1^t."""
+    """The scalar case: ``|w|^t`` against t on a log axis, next to 0.9^t and 1.1^t."""
     return _figure(scalar_spec(w, T, height))
 
 
