@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import html.parser
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from conftest import BOOK_HTML, BUILD_HINT, SCREENSHOTS, html_pages
+from conftest import BOOK_HTML, BUILD_HINT, ROOT, SCREENSHOTS, html_pages
 
 pytestmark = pytest.mark.browser
 
@@ -211,3 +212,45 @@ def test_page_in_browser(page_path, browser, book_server):
     assert not console, "console errors:\n" + "\n".join(console)
     assert requests, "the page made no request at all (not even itself)"
 
+
+
+def test_live_frontend_without_plotly_loads_it_once_and_draws(browser):
+    """Colab and the classic notebook show our HTML with no plotly.js on the page: the
+    fragment loads plotly.js itself, once for several figures. The request is answered
+    here with the installed plotly.min.js, so the test needs no network."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from rnn_tutor import plots
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import offline_assets
+
+    plotly_js = offline_assets.sources()[offline_assets.PLOTLY_JS].read_bytes()
+    figs = [plots.figure_html(plots.slider_figure(
+        [0.5, 1.5], lambda w: [go.Scatter(x=np.arange(9), y=w ** np.arange(9))],
+        label="w")) for _ in range(2)]
+    context = browser.new_context()
+    loads = []
+
+    def serve(route):
+        loads.append(route.request.url)
+        route.fulfill(status=200, body=plotly_js, content_type="application/javascript")
+
+    try:
+        context.route(plots._PLOTLY_JS_FALLBACK_URL, serve)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.set_content("<html><head></head><body>" + "".join(figs) + "</body></html>")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.plotly-graph-div .main-svg').length >= 2",
+            timeout=30_000)
+        n_frames = page.evaluate("() => Array.from(document.querySelectorAll("
+                                 "'.plotly-graph-div')).map(gd => gd._transitionData"
+                                 " ? gd._transitionData._frames.length : 0)")
+    finally:
+        context.close()
+    assert loads == [plots._PLOTLY_JS_FALLBACK_URL], loads
+    assert n_frames == [2, 2]
+    assert not errors, errors
