@@ -7,7 +7,8 @@ Run with ``make bench`` (or ``python scripts/bench.py [--quick]``). Prints:
 (b) gradient_profile latency at T=200, H=64 for rnn, lstm and gru (budget: a few ms);
 (c) the explorer's recompute and static-slider timings (section for the explorer owner).
 
-Timings are medians over repeated calls after warm-up (time.perf_counter). On a shared
+Timings are medians over repeated calls after warm-up (time.perf_counter); the NumPy
+and torch LSTMs are called alternately so both see the same background load. On a shared
 machine they are noisy: the load average is printed before and after, and the minimum is
 printed next to the median (the minimum is the least disturbed run).
 """
@@ -37,6 +38,24 @@ def measure(fn, repeat, warmup=3):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), min(times)
+
+
+def measure_pair(f, g, repeat, warmup=3):
+    """Like :func:`measure` for two functions, called alternately (f, g, f, g, ...).
+
+    Interleaving exposes both to the same background load, so their ratio is fairer
+    than two separate runs on a machine whose load changes from second to second.
+    """
+    for _ in range(warmup):
+        f()
+        g()
+    tf, tg = [], []
+    for _ in range(repeat):
+        for fn, times in ((f, tf), (g, tg)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return (statistics.median(tf), min(tf)), (statistics.median(tg), min(tg))
 
 
 def ms(seconds):
@@ -73,8 +92,7 @@ def bench_lstm(repeat, B=64, T=50, H=128, D=128, dtype=torch.float32):
     tol = 1e-4 if dtype == torch.float32 else 1e-10
     assert err < tol, f"NumPy and torch LSTM gradients differ by {err}"
 
-    np_med, np_min = measure(numpy_step, repeat)
-    t_med, t_min = measure(torch_step, repeat)
+    (np_med, np_min), (t_med, t_min) = measure_pair(numpy_step, torch_step, repeat)
     name = str(dtype).removeprefix("torch.")
     return [
         f"LSTM fwd+bwd B={B} T={T} H={H} D={D} {name}  (max |dx diff| {err:.1e})",
