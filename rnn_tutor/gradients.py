@@ -138,9 +138,9 @@ def jacobian_products(jacobians):
     return P
 
 
-def _batch_of_basis(H):
-    """(H, H) identity: a batch of H one-hot upstream gradients, one row of J each."""
-    return np.eye(H)
+def _rows(v, n):
+    """A batch of n copies of the vector v: the same step, evaluated n times."""
+    return np.repeat(v[None, :], n, axis=0)
 
 
 def lstm_jacobian(x, h_prev, c_prev, W_xh, W_hh, b_xh=None, b_hh=None):
@@ -157,10 +157,9 @@ def lstm_jacobian(x, h_prev, c_prev, W_xh, W_hh, b_xh=None, b_hh=None):
     H = h_prev.shape[0]
     check_shape(c_prev, (H,), "c_prev (same size as h_prev)")
     n = 2 * H
-    rep = lambda v: np.repeat(v[None, :], n, axis=0)  # noqa: E731
-    _, cache = cells.lstm_step_forward(rep(x), rep(h_prev), rep(c_prev), W_xh, W_hh,
-                                       b_xh, b_hh)
-    eye = _batch_of_basis(n)
+    _, cache = cells.lstm_step_forward(_rows(x, n), _rows(h_prev, n), _rows(c_prev, n),
+                                       W_xh, W_hh, b_xh, b_hh)
+    eye = np.eye(n)                        # row i: the one-hot upstream gradient e_i
     _, (dh_prev, dc_prev), _ = cells.lstm_step_backward((eye[:, :H], eye[:, H:]), cache)
     return np.concatenate([dh_prev, dc_prev], axis=1)
 
@@ -174,9 +173,8 @@ def gru_jacobian(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None):
     x = as_float_array(x, "x", ndim=1)
     h_prev = as_float_array(h_prev, "h_prev", ndim=1)
     H = h_prev.shape[0]
-    rep = lambda v: np.repeat(v[None, :], H, axis=0)  # noqa: E731
-    _, cache = cells.gru_step_forward(rep(x), rep(h_prev), W_xh, W_hh, b_xh, b_hh)
-    _, dh_prev, _ = cells.gru_step_backward(_batch_of_basis(H), cache)
+    _, cache = cells.gru_step_forward(_rows(x, H), _rows(h_prev, H), W_xh, W_hh, b_xh, b_hh)
+    _, dh_prev, _ = cells.gru_step_backward(np.eye(H), cache)
     return dh_prev
 
 
@@ -235,9 +233,11 @@ def profile_setup(cell, T, hidden_size, scale, activation="tanh", init="orthogon
     check_choice(scale_by, SCALE_BY, "scale_by")
     D = H if input_size is None else check_positive_int(input_size, "input_size")
     input_scale = check_positive_float(input_scale, "input_scale", allow_zero=True)
-    if not isinstance(forget_bias, numbers.Real) or isinstance(forget_bias, bool) \
-            or not np.isfinite(forget_bias):
-        raise TypeError(f"forget_bias must be a finite real number; got {forget_bias!r}")
+    if not isinstance(forget_bias, numbers.Real) or isinstance(forget_bias, bool):
+        raise TypeError(f"forget_bias must be a real number; got {forget_bias!r} "
+                        f"({type(forget_bias).__name__})")
+    if not np.isfinite(forget_bias):
+        raise ValueError(f"forget_bias must be finite; got {forget_bias}")
     G = _GATES[cell]
 
     W_hh = recurrent_matrix(init, H, scale, seed=_stream(seed, 0), scale_by=scale_by,
