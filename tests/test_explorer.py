@@ -268,14 +268,15 @@ def test_control_grid_sweep_no_exceptions_no_warnings():
                           forget_bias=fb, input_scale=3.0))
         n += 1
     # Hidden-size, seed and clip ends, and scales beyond the slider (overflow to inf).
-    for H, seed, clip, scale in itertools.product((1, 128), (0, 2**31 - 1),
-                                                  (None, 0.01, 100.0), (lo, hi, 6.0)):
-        _check(ex.explore(scale, ex.MAX_T, H, "linear", "identity", seed=seed, clip=clip))
+    for H, seed, clip, scale, init in itertools.product(
+            (1, 128), (0, 2**31 - 1), (None, 0.01, 100.0), (lo, hi, 6.0), ex.INIT_CHOICES):
+        _check(ex.explore(scale, ex.MAX_T, H, "linear", init, seed=seed, clip=clip,
+                          scale_by="radius" if seed else "norm"))
         n += 1
     for w, T in itertools.product((0.5, 1.5, 1e-3, 1e3, 0.0, -2.0), (1, ex.MAX_T)):
         assert ex.scalar_verdict(w, T).text
         ex.scalar_spec(w, T)
-    assert n == 192 + 36 + 36
+    assert n == 192 + 36 + 108
 
 
 @pytest.mark.filterwarnings("error")
@@ -348,3 +349,74 @@ def test_book_build_shows_the_static_explorer_and_creates_no_widget(monkeypatch)
     assert len(s.figure.frames) == 41
     with pytest.raises(ValueError, match="activation"):
         widgets.gradient_explorer(activation="softmax")
+
+
+@pytest.mark.browser
+def test_static_explorer_slider_and_dropdown_in_a_browser(browser, tmp_path):
+    # A standalone page with the installed plotly.js (no book build needed): dragging the
+    # slider swaps the curve and the verdict; the dropdown switches nonlinearity, and
+    # the choice survives further slider moves.
+    import shutil
+    from pathlib import Path
+
+    import plotly
+
+    from rnn_tutor.plots import figure_html
+    fig = ex.static_explorer(**SMALL, activations=("tanh", "relu"))
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", tmp_path)
+    page_file = tmp_path / "explorer.html"
+    page_file.write_text('<html><head><meta charset="utf-8"><script src="plotly.min.js">'
+                         f'</script></head><body>{figure_html(fig, div_id="gx")}</body></html>',
+                         encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(page_file.as_uri())
+    page.wait_for_function("() => { const gd = document.getElementById('gx');"
+                           " return gd && gd._fullData && gd._transitionData &&"
+                           " gd._transitionData._frames.length === 49; }")
+    # Hidden traces are not in _fullData's computed arrays: read gd.data, decoding
+    # plotly's base64 typed arrays where they are still encoded.
+    state = """() => { const gd = document.getElementById('gx');
+        const arr = v => (v && v.bdata) ? Array.from(new Float32Array(Uint8Array.from(
+            atob(v.bdata), c => c.charCodeAt(0)).buffer)) : Array.from(v).map(Number);
+        return {visible: gd._fullData.map(t => t.visible === true),
+                tanh: arr(gd.data[3].y), relu: arr(gd.data[9].y),
+                verdicts: [gd.data[8].text, gd.data[14].text].map(String),
+                label: gd.querySelector('.slider-label').textContent}; }"""
+    start = page.evaluate(state)
+    assert start["label"] == "weight scale = 1"
+    assert start["visible"][3] and not start["visible"][9]
+
+    rail = page.locator("#gx .slider-rail-rect").first
+    grip = page.locator("#gx .slider-grip-rect").first
+    rb, gb = rail.bounding_box(), grip.bounding_box()
+    y = gb["y"] + gb["height"] / 2
+    page.mouse.move(gb["x"] + gb["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(rb["x"] + rb["width"] - 2, y, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    moved = page.evaluate(state)
+    assert moved["label"] == "weight scale = 4"
+    want = _log10(gradient_profile("rnn", 60, 16, 4.0, "tanh", forget_bias=1.0))
+    np.testing.assert_allclose(moved["tanh"], want, rtol=1e-6, atol=1e-4)
+    assert moved["verdicts"] != start["verdicts"]
+
+    page.locator("#gx .updatemenu-header-group").first.click()
+    page.locator("#gx .updatemenu-item-text", has_text="relu").first.click()
+    page.wait_for_timeout(300)
+    switched = page.evaluate(state)
+    assert switched["visible"][9] and not switched["visible"][3]
+    page.mouse.move(rb["x"] + rb["width"] - 2, y)
+    page.mouse.down()
+    page.mouse.move(rb["x"] + 2, y, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    back = page.evaluate(state)
+    assert back["label"] == "weight scale = 0.25"
+    assert back["visible"][9] and not back["visible"][3]          # the choice survives
+    want = _log10(gradient_profile("rnn", 60, 16, 0.25, "relu", forget_bias=1.0))
+    np.testing.assert_allclose(back["relu"], want, rtol=1e-6, atol=1e-4, equal_nan=True)
+    assert errors == []
+    page.close()
