@@ -241,7 +241,7 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
           eval_size: int = 1024, seed: int = 0, detect: bool = True,
           spike_factor: float = 100.0, growth_factor: float = 2.0, warmup: int = 20,
           time_limit: float | None = None, progress="auto", device=None,
-          deterministic: bool = True, threads: int | None = None) -> History:
+          deterministic: bool = True, threads: int | None = 1) -> History:
     """Train ``model`` on ``task``; return a :class:`History`.
 
     Parameters
@@ -286,8 +286,11 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
     device : None (CUDA if available, else CPU), "cpu", "cuda" or torch.device.
     deterministic : bool
         Ask torch for deterministic algorithms during the run (restored afterwards).
-    threads : int or None
-        Number of torch CPU threads during the run (restored afterwards).
+    threads : int or None, default 1
+        Number of torch CPU threads during the run (restored afterwards). One thread is
+        as fast for the book's small models and avoids oversubscribing a shared or
+        busy CPU (two threads competing with other work can be many times slower);
+        None keeps torch's current setting.
     """
     is_lm = isinstance(task, CharCorpus)
     if not (is_lm or isinstance(task, Task)):

@@ -1,0 +1,229 @@
+"""The training loop: determinism, clipping, explosion detection, TBPTT, history, errors."""
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from rnn_tutor import models, tasks
+from rnn_tutor.train import (BOOK_BUILD_ENV, GradientExplosionWarning, History, evaluate,
+                             predict, train)
+
+ADD = tasks.AddingProblem(10)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny models: one thread is as fast and does not fight other work for the cores
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _model(task=ADD, cell="gru", hidden=8, **kw):
+    return models.for_task(task, cell, hidden, seed=0, **kw)
+
+
+def test_same_seed_same_history():
+    runs = [train(_model(), ADD, steps=15, batch_size=8, lr=1e-2, seed=s, progress=False)
+            for s in (1, 1, 2)]
+    assert runs[0].loss == runs[1].loss and runs[0].grad_norm == runs[1].grad_norm
+    assert runs[0].loss != runs[2].loss
+    assert len(runs[0].step) == 15 and runs[0].reason == "steps"
+    assert all(len(getattr(runs[0], k)) == 15 for k in
+               ("loss", "grad_norm", "grad_norm_clipped", "weight_norm"))
+    assert runs[0].eval_step == [15] and runs[0].baseline == ADD.baseline
+
+
+def test_dropout_is_seeded_too():
+    task = tasks.LateSentiment()
+    runs = [train(_model(task, dropout=0.5), task, steps=5, batch_size=8, seed=3,
+                  progress=False).loss for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+def test_training_learns_something_small():
+    task = tasks.Latch(T=5, noise=0.1)
+    h = train(_model(task, "lstm", 8), task, steps=150, batch_size=32, lr=3e-2,
+              progress=False, eval_size=256)
+    assert h.final_eval_loss < 0.2 * task.baseline and h.final_eval_accuracy > 0.95
+
+
+def _one_sgd_step(**clip):
+    m = _model(hidden=16)
+    before = [p.detach().clone() for p in m.parameters()]
+    h = train(m, ADD, steps=1, batch_size=16, lr=0.1, optimizer="sgd", progress=False,
+              **clip)
+    deltas = [(p.detach() - b) for p, b in zip(m.parameters(), before)]
+    return h, deltas
+
+
+def test_norm_clipping_is_applied_to_the_update():
+    free, d_free = _one_sgd_step()
+    g = free.grad_norm[0]
+    assert free.grad_norm_clipped[0] == g
+    clipped, d_clip = _one_sgd_step(clip_norm=g / 4)
+    assert clipped.grad_norm[0] == pytest.approx(g)
+    assert clipped.grad_norm_clipped[0] == pytest.approx(g / 4)
+    step = math.sqrt(sum(float((d ** 2).sum()) for d in d_clip))
+    assert step == pytest.approx(0.1 * g / 4, rel=1e-4)  # SGD step = lr * clipped norm
+    for a, b in zip(d_free, d_clip):  # same direction, a quarter of the length
+        torch.testing.assert_close(a / 4, b, rtol=1e-3, atol=1e-7)
+    assert clipped.clipped_fraction == 1.0 and free.clipped_fraction == 0.0
+
+
+def test_value_clipping_is_applied_to_the_update():
+    free, d_free = _one_sgd_step()
+    largest = max(float(d.abs().max()) for d in d_free) / 0.1
+    h, d_clip = _one_sgd_step(clip_value=largest / 3)
+    assert max(float(d.abs().max()) for d in d_clip) <= 0.1 * largest / 3 * (1 + 1e-5)
+    assert h.grad_norm_clipped[0] < h.grad_norm[0]
+
+
+class _Sabotage:
+    """Forward hook that replaces the model's output from a given call on."""
+
+    def __init__(self, at, how):
+        self.calls, self.at, self.how = 0, at, how
+
+    def __call__(self, module, inputs, output):
+        self.calls += 1
+        if self.calls >= self.at:
+            y, h = output
+            return self.how(y), h
+        return output
+
+
+def test_stops_on_nan_and_keeps_history():
+    m = _model()
+    m.register_forward_hook(_Sabotage(6, lambda y: y * float("nan")))
+    with pytest.warns(GradientExplosionWarning, match="NaN or infinite"):
+        h = train(m, ADD, steps=50, batch_size=8, progress=False)
+    assert h.reason == "explosion" and "step 6" in h.stopped
+    assert len(h.loss) == 6 and all(np.isfinite(h.loss[:5])) and math.isnan(h.loss[5])
+    assert all(torch.isfinite(p).all() for p in m.parameters())  # never stepped on NaN
+
+
+def test_stops_on_gradient_spike():
+    m = _model()
+    m.register_forward_hook(_Sabotage(40, lambda y: y * 1e4))
+    with pytest.warns(GradientExplosionWarning, match="times its average"):
+        h = train(m, ADD, steps=100, batch_size=8, progress=False, warmup=10)
+    assert len(h.loss) == 40 and "step 40" in h.stopped
+
+
+def test_spike_is_not_flagged_when_clipping_tames_it():
+    m = _model()
+    m.register_forward_hook(_Sabotage(40, lambda y: y * 1e4))
+    h = train(m, ADD, steps=45, batch_size=8, progress=False, warmup=10, clip_norm=1.0,
+              growth_factor=1e9)
+    assert h.reason == "steps" and max(h.grad_norm) > 1e3 and max(h.grad_norm_clipped) <= 1
+
+
+def test_stops_on_weight_jump():
+    m = _model()
+    m.register_forward_hook(_Sabotage(30, lambda y: y * 1e3))
+    with pytest.warns(GradientExplosionWarning, match="weight norm jumped"):
+        h = train(m, ADD, steps=60, batch_size=8, lr=0.5, optimizer="sgd", progress=False,
+                  spike_factor=1e12)
+    assert h.reason == "explosion" and h.weight_norm[-1] > 2 * h.weight_norm[-2]
+
+
+def test_detection_can_be_switched_off():
+    m = _model()
+    m.register_forward_hook(_Sabotage(3, lambda y: y * 1e4))
+    h = train(m, ADD, steps=6, batch_size=8, progress=False, detect=False)
+    assert h.reason == "steps" and h.stopped is None
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return tasks.CharCorpus()
+
+
+def test_language_model_tbptt_carry_versus_reset(corpus):
+    runs = {}
+    for carry in (True, False):
+        m = models.for_task(corpus, "gru", 16, seed=0)
+        runs[carry] = train(m, corpus, steps=6, batch_size=4, seq_len=16, lr=1e-2,
+                            carry_state=carry, progress=False)
+    assert runs[True].loss[0] == runs[False].loss[0]  # first window: both start at zero
+    assert runs[True].loss[1:] != runs[False].loss[1:]
+    assert runs[True].baseline == corpus.baselines()["bigram"]
+    assert runs[True].final_eval_loss < math.log(corpus.vocab_size) + 0.1
+    assert 0 <= runs[True].final_eval_accuracy <= 1
+
+
+def test_time_limit_and_evaluation():
+    h = train(_model(), ADD, steps=10_000, batch_size=8, time_limit=0.3, progress=False,
+              eval_every=5)
+    assert h.reason == "time_limit" and len(h.step) < 10_000
+    assert h.eval_step[-1] == h.step[-1] and len(h.eval_step) >= 1
+    res = evaluate(_model(), ADD, size=64, seed=0)
+    assert set(res) == {"loss", "accuracy"} and res["accuracy"] is None
+    hs = tasks.AddingProblem(10, "hs")
+    assert 0 <= evaluate(_model(hs), hs, size=64)["accuracy"] <= 1
+    digits = tasks.SequentialDigits()
+    assert evaluate(_model(digits), digits)["loss"] == pytest.approx(math.log(10), abs=0.3)
+    assert predict(_model(), ADD.sample(3).inputs).shape == (3, 1)
+
+
+def test_history_figure_and_dict():
+    h = train(_model(), ADD, steps=5, batch_size=4, clip_norm=0.5, eval_every=2,
+              progress=False)
+    fig = h.figure("adding")
+    assert isinstance(fig, go.Figure) and len(fig.data) >= 4
+    d = h.to_dict()
+    assert d["loss"] == h.loss and d["config"]["clip_norm"] == 0.5
+    assert isinstance(History().figure(), go.Figure)  # an empty history plots too
+
+
+def test_progress_modes(monkeypatch, capsys):
+    train(_model(), ADD, steps=3, batch_size=4, progress=False)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    train(_model(), ADD, steps=3, batch_size=4, progress="text")
+    assert "training" in capsys.readouterr().err
+    monkeypatch.setenv(BOOK_BUILD_ENV, "1")
+    train(_model(), ADD, steps=3, batch_size=4, progress="auto")
+    out = capsys.readouterr()
+    assert out.out.startswith("trained 3 steps") and out.err == ""
+
+
+def test_global_torch_settings_are_restored():
+    threads = torch.get_num_threads()
+    det = torch.are_deterministic_algorithms_enabled()
+    state = torch.get_rng_state()
+    train(_model(), ADD, steps=2, batch_size=4, threads=1, progress=False)
+    assert torch.get_num_threads() == threads
+    assert torch.are_deterministic_algorithms_enabled() == det
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(steps=0), ValueError, "steps"),
+    (dict(lr=-1.0), ValueError, "lr"),
+    (dict(optimizer="rmsprop"), ValueError, "optimizer"),
+    (dict(clip_norm=1.0, clip_value=1.0), ValueError, "not both"),
+    (dict(clip_norm=0.0), ValueError, "clip_norm"),
+    (dict(progress="bar"), ValueError, "progress"),
+    (dict(growth_factor=1.0), ValueError, "growth_factor"),
+    (dict(carry_state=1), TypeError, "carry_state"),
+    (dict(device="gpu0"), ValueError, "device"),
+    (dict(seed=1.5), TypeError, "seed"),
+])
+def test_bad_train_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        train(_model(), ADD, **{"progress": False, **kwargs})
+
+
+def test_bad_task_or_model():
+    with pytest.raises(TypeError, match="rnn_tutor.tasks"):
+        train(_model(), "adding", progress=False)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        train(lambda x: x, ADD, progress=False)
+    with pytest.raises(TypeError, match="rnn_tutor.tasks"):
+        evaluate(_model(), object())
