@@ -598,3 +598,21 @@ def test_clipping_bad_input():
         gr.clip_grad_norm(good, 1.0, norm_type=0)
     with pytest.raises(TypeError, match="norm_type"):
         gr.clip_grad_norm(good, 1.0, norm_type="two")
+
+
+# ----------------------------------------------------------------------------- benchmark script
+
+def test_bench_script_runs_at_a_tiny_size():
+    # `make bench` is not a timed test; this only keeps scripts/bench.py from rotting
+    # (and checks again that the NumPy and torch LSTMs agree before they are timed).
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+    spec = importlib.util.spec_from_file_location("bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for dtype in (torch.float32, torch.float64):
+        lines = bench.bench_lstm(1, B=2, T=3, H=4, D=3, dtype=dtype)
+        assert "ratio numpy/torch" in lines[-1]
+    assert len(bench.bench_profiles(1, T=5, H=4)) == 4
