@@ -263,15 +263,16 @@ def rnn_step_backward(dh, cache):
 # LSTM
 # ----------------------------------------------------------------------------------------
 
-def lstm_gates_forward(a, c_prev):
+def lstm_gates_forward(a, c_prev, out=None):
     r"""The LSTM's state update, given the pre-activation ``a`` of all four gates.
 
     ``a`` has shape (B, 4H) and stacks the gates' pre-activations in PyTorch's order
     i, f, g, o. Returns ``h, c, gates, tanh_c`` where ``gates`` holds the activated
     i, f, g, o (same layout as ``a``); :func:`lstm_gates_backward` needs the last two.
+    ``out``, if given, receives ``gates`` (it may be ``a`` itself: activate in place).
     """
     H = c_prev.shape[-1]
-    gates = np.empty_like(a)
+    gates = np.empty_like(a) if out is None else out
     sigmoid(a[:, :2 * H], out=gates[:, :2 * H])           # i_t, f_t
     np.tanh(a[:, 2 * H:3 * H], out=gates[:, 2 * H:3 * H])  # g_t
     sigmoid(a[:, 3 * H:], out=gates[:, 3 * H:])           # o_t

@@ -76,10 +76,11 @@ def _sum_bias(b_xh, b_hh):
 
 def _rnn_forward(x, h0, W_xh, W_hh, b_xh, b_hh, phi, reverse):
     A = _project(x, W_xh, _sum_bias(b_xh, b_hh))
+    W_hh_T = np.ascontiguousarray(W_hh.T)     # a contiguous copy multiplies faster
     hs = np.empty(A.shape, dtype=A.dtype)
     h = h0
     for t in _steps(len(x), reverse):
-        h = hs[t] = phi.value(A[t] + h @ W_hh.T)       # h_t = phi(a_t)
+        h = hs[t] = phi.value(A[t] + h @ W_hh_T)       # h_t = phi(a_t)
     return hs, h, {"hs": hs}
 
 
@@ -99,15 +100,17 @@ def _rnn_backward(dout, dh, c, window):
 def _lstm_forward(x, state0, W_xh, W_hh, b_xh, b_hh, reverse):
     h, c = state0
     A = _project(x, W_xh, _sum_bias(b_xh, b_hh))
+    W_hh_T = np.ascontiguousarray(W_hh.T)
     T, B, G = A.shape
     hs = np.empty((T, B, G // 4), dtype=A.dtype)
-    cs, tanh_cs, gates = np.empty_like(hs), np.empty_like(hs), np.empty_like(A)
+    cs, tanh_cs = np.empty_like(hs), np.empty_like(hs)
     for t in _steps(T, reverse):
         a = A[t]
-        a += h @ W_hh.T
-        h, c, gates[t], tanh_cs[t] = lstm_gates_forward(a, c)
+        a += h @ W_hh_T
+        # The activated gates overwrite the pre-activations in A (no copy per step).
+        h, c, _, tanh_cs[t] = lstm_gates_forward(a, c, out=a)
         hs[t], cs[t] = h, c
-    return hs, (h, c), {"hs": hs, "cs": cs, "tanh_cs": tanh_cs, "gates": gates,
+    return hs, (h, c), {"hs": hs, "cs": cs, "tanh_cs": tanh_cs, "gates": A,
                         "c0": state0[1]}
 
 
@@ -131,9 +134,10 @@ def _gru_forward(x, h0, W_xh, W_hh, b_xh, b_hh, reverse):
     T, B, G = AX.shape
     AH, gates = np.empty_like(AX), np.empty_like(AX)
     hs = np.empty((T, B, G // 3), dtype=AX.dtype)
+    W_hh_T = np.ascontiguousarray(W_hh.T)
     h = h0
     for t in _steps(T, reverse):
-        AH[t] = h @ W_hh.T
+        AH[t] = h @ W_hh_T
         if b_hh is not None:
             AH[t] += b_hh
         h, gates[t] = gru_gates_forward(AX[t], AH[t], h)
