@@ -68,7 +68,8 @@ class Activation:
         phi'(a) written as a function of h = phi(a) (cheaper in backward passes, which
         keep h anyway): tanh' = 1 - h^2, sigma' = h (1 - h), relu' = [h > 0], linear' = 1.
     gamma : float
-        sup_a |phi'(a)|, the constant in the bound ||dh_t/dh_{t-1}|| <= gamma ||W_hh||
+        The largest value of ``|phi'(a)|``, the constant in the bound
+        ``||dh_t/dh_{t-1}|| <= gamma ||W_hh||``
         (Pascanu et al., 2013): 1 for tanh, relu and linear, 1/4 for sigmoid.
     """
 
@@ -79,6 +80,8 @@ class Activation:
     gamma: float
 
 
+#: The RNN nonlinearities by name ("tanh", "relu", "linear", "sigmoid"), each an
+#: :class:`Activation` holding phi, its derivative and gamma (the derivative's maximum).
 ACTIVATIONS = {
     "tanh": Activation(
         "tanh", np.tanh,

@@ -24,8 +24,8 @@ from ._validate import (as_float_array, check_choice, check_nonnegative_int,
 from .cells import (_check_params, get_activation, gru_gates_backward, gru_gates_forward,
                     lstm_gates_backward, lstm_gates_forward)
 
-__all__ = ["CELLS", "unroll_forward", "unroll_backward", "RNN", "LSTM", "GRU",
-           "from_torch"]
+__all__ = ["CELLS", "unroll_forward", "unroll_backward", "RecurrentNetwork", "RNN", "LSTM",
+           "GRU", "from_torch"]
 
 #: Number of stacked gates per cell type (rows of W_xh are G*H).
 CELLS = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -345,8 +345,12 @@ def _numpy_float_dtype(dtype):
     return result
 
 
-class _RecurrentNetwork:
-    """Shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU`.
+class RecurrentNetwork:
+    """What :class:`RNN`, :class:`LSTM` and :class:`GRU` share (build one of those).
+
+    Layer k, direction d runs :func:`unroll_forward` on the outputs of layer k - 1 (both
+    directions concatenated; ``x`` for layer 0). ``forward`` returns what the torch module
+    returns, ``backward`` fills ``grads`` under the same names as ``named_parameters()``.
 
     Attributes
     ----------
@@ -535,7 +539,7 @@ class _RecurrentNetwork:
         Returns
         -------
         dx : ndarray
-            dL/dx in the layout of ``x``. Also fills :attr:`grads` and :attr:`d_hx`.
+            dL/dx in the layout of ``x``. Also fills ``grads`` and ``d_hx``.
         """
         if self._cache is None:
             raise RuntimeError("call forward before backward")
@@ -595,13 +599,13 @@ class _RecurrentNetwork:
                 f"dtype={self.dtype.name})")
 
 
-class RNN(_RecurrentNetwork):
+class RNN(RecurrentNetwork):
     r"""NumPy mirror of ``torch.nn.RNN``: h_t = phi(W_xh x_t + b_xh + W_hh h_{t-1} + b_hh).
 
     Same constructor arguments as torch (``dropout`` must be 0, ``device`` None or
     "cpu"), plus ``seed`` for the initial weights. ``nonlinearity`` is "tanh" or "relu"
     as in torch, or "linear" / "sigmoid" (no torch counterpart) for experiments. The
-    default dtype is float64 (torch: float32). See :class:`_RecurrentNetwork` for
+    default dtype is float64 (torch: float32). See :class:`RecurrentNetwork` for
     ``params``, ``grads``, ``d_hx``.
     """
 
@@ -621,11 +625,12 @@ class RNN(_RecurrentNetwork):
         return dict(super()._torch_kwargs(), nonlinearity=self.nonlinearity)
 
 
-class GRU(_RecurrentNetwork):
+class GRU(RecurrentNetwork):
     r"""NumPy mirror of ``torch.nn.GRU`` (reset gate after the recurrent matrix).
 
     Same constructor arguments as torch plus ``seed``; float64 by default.
-    See :func:`rnn_tutor.cells.gru_step_forward` for the equations.
+    See :func:`rnn_tutor.cells.gru_step_forward` for the equations and
+    :class:`RecurrentNetwork` for ``forward``, ``backward``, ``params``, ``grads``.
     """
 
     _cell = "gru"
@@ -637,13 +642,15 @@ class GRU(_RecurrentNetwork):
                          bidirectional, device, dtype, seed=seed)
 
 
-class LSTM(_RecurrentNetwork):
+class LSTM(RecurrentNetwork):
     r"""NumPy mirror of ``torch.nn.LSTM`` (gates i, f, g, o).
 
     Same constructor arguments as torch plus ``seed``; ``proj_size`` must be 0 (LSTM with
     projections is not mirrored); float64 by default. ``hx`` and ``d_h_n`` are pairs
-    (h, c); ``forward`` returns ``(output, (h_n, c_n))`` and :attr:`d_hx` is the pair
-    (d_h_0, d_c_0). See :func:`rnn_tutor.cells.lstm_step_forward` for the equations.
+    (h, c); ``forward`` returns ``(output, (h_n, c_n))`` and ``d_hx`` is the pair
+    (d_h_0, d_c_0). ``d_h_n`` may hold None for one of the two (zeros). See
+    :func:`rnn_tutor.cells.lstm_step_forward` for the equations and
+    :class:`RecurrentNetwork` for ``forward``, ``backward``, ``params``, ``grads``.
     """
 
     _cell = "lstm"
