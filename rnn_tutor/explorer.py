@@ -473,8 +473,8 @@ def _profile_y_range(results) -> list:
     return _log_range(*arrays, include=include)
 
 
-_LAYOUT = dict(template="none", legend=dict(orientation="h", y=-0.22),
-               margin=dict(l=75, r=20, t=45, b=60))
+_LAYOUT = dict(template="none", legend=dict(orientation="h", y=-0.25, yanchor="top"),
+               margin=dict(l=75, r=20, t=45, b=90))
 
 
 def profile_spec(res: Exploration, height: int = 380) -> dict:
@@ -532,6 +532,7 @@ def eigenvalue_spec(res: Exploration, height: int = 380) -> dict:
     """:func:`eigenvalue_figure` as a plain dict."""
     xaxis, yaxis = _eigen_axes(_eigen_limit([res]))
     yaxis.update(scaleanchor="x", scaleratio=1)
+    xaxis.update(constrain="domain")          # keep the range; make the box square
     return dict(data=_eigen_traces(res), layout=dict(
         _LAYOUT, height=height, xaxis=xaxis, yaxis=yaxis,
         title=dict(text=f"W_hh: spectral radius {res.radius:.3g}, largest singular value "
@@ -708,7 +709,7 @@ def static_explorer(T: int = 200, hidden_size: int = 64, activations=ACTIVATION_
                         f"{init} W_hh scaled by its {'spectral norm' if scale_by == 'norm' else 'spectral radius'}",
                    font=dict(size=14)),
         xaxis=dict(xaxis, domain=[0, 0.6]), yaxis=dict(yaxis, domain=[0, 0.76]),
-        xaxis2=dict(xaxis2, domain=[0.7, 1], anchor="y2"),
+        xaxis2=dict(xaxis2, domain=[0.7, 1], anchor="y2", constrain="domain"),
         yaxis2=dict(yaxis2, domain=[0, 0.76], anchor="x2", scaleanchor="x2", scaleratio=1),
         xaxis3=dict(domain=[0, 1], range=[0, 1], visible=False, anchor="y3", fixedrange=True),
         yaxis3=dict(domain=[0.92, 1], range=[0, 1], visible=False, anchor="x3", fixedrange=True),

@@ -33,14 +33,18 @@ __all__ = ["GradientExplorer", "ScalarExplorer", "StaticStandIn", "gradient_expl
            "scalar_explorer"]
 
 _WIDE = W.Layout(width="420px")
+_HEIGHT = 380                       # pixels, of each live figure
 _STYLE = {"description_width": "140px"}
 
 
 def _display_data(spec: dict) -> dict:
     """An Output widget entry showing a figure spec built by :mod:`rnn_tutor.explorer`."""
-    return {"output_type": "display_data",
-            "data": mime_bundle(ex._figure(spec, validate=False), book=False),
-            "metadata": {}}
+    bundle = mime_bundle(ex._figure(spec, validate=False), book=False)
+    # With plotly's "responsive" mode, JupyterLab drew the first plot in a sized flex
+    # box with height 0 (checked in JupyterLab 4.6 with headless Chromium); without it
+    # the plot takes its layout height and the box's width.
+    bundle["application/vnd.plotly.v1+json"].setdefault("config", {})["responsive"] = False
+    return {"output_type": "display_data", "data": bundle, "metadata": {}}
 
 
 class _Explorer:
@@ -127,9 +131,11 @@ class GradientExplorer(_Explorer):
             if isinstance(control, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)):
                 control.layout = _WIDE
         self.verdict = W.HTML()
-        self.views = {"profile": W.Output(layout=W.Layout(flex="3 1 0%", min_width="380px")),
-                      "eigenvalues": W.Output(layout=W.Layout(flex="2 1 0%",
-                                                              min_width="300px"))}
+        # Explicit heights: a plot drawn before its box has a size would get height 0.
+        self.views = {"profile": W.Output(layout=W.Layout(flex="3 1 0%", min_width="380px",
+                                                          min_height=f"{_HEIGHT}px")),
+                      "eigenvalues": W.Output(layout=W.Layout(flex="2 1 0%", min_width="300px",
+                                                              min_height=f"{_HEIGHT}px"))}
         left = W.VBox([c["scale"], c["T"], c["hidden_size"], c["input_scale"], c["seed"]])
         right = W.VBox([c["activation"], c["init"], c["scale_by"], c["cell"],
                         c["forget_bias"], W.HBox([c["clip_on"], c["clip"]])])
@@ -166,8 +172,8 @@ class GradientExplorer(_Explorer):
         for name in ("scale", "T"):
             c[name].continuous_update = not gated
         self.result = ex.explore(**kw)
-        self.specs = {"profile": ex.profile_spec(self.result),
-                      "eigenvalues": ex.eigenvalue_spec(self.result)}
+        self.specs = {"profile": ex.profile_spec(self.result, _HEIGHT),
+                      "eigenvalues": ex.eigenvalue_spec(self.result, _HEIGHT)}
         self.specs["profile"]["layout"]["title"]["text"] = ""    # the verdict says it
         self.verdict.value = _verdict_html(self.result.verdict)
         for name, spec in self.specs.items():

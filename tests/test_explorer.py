@@ -183,6 +183,8 @@ def test_explorer_displays_as_one_widget():
     for view in e.views.values():
         data = view.outputs[0]["data"]
         assert {"text/html", "application/vnd.plotly.v1+json"} <= set(data)
+        # responsive mode drew height-0 plots in JupyterLab's flex boxes
+        assert data["application/vnd.plotly.v1+json"]["config"]["responsive"] is False
 
 
 def test_scalar_explorer_updates():
