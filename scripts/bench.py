@@ -1,6 +1,6 @@
 """Benchmarks for rnn-tutor's speed budgets (DESIGN.md), measured in one run.
 
-Run with ``make bench`` (or ``python scripts/bench.py [--quick]``). Prints:
+Run with ``make bench`` (or ``python scripts/bench.py [--quick] [--threads N]``). Prints:
 
 (a) NumPy LSTM forward+backward (rnn_tutor.layers) vs torch.nn.LSTM forward+backward at
     B=64, T=50, H=128, as times and a ratio (budget: NumPy within 2x of torch);
@@ -158,15 +158,29 @@ def bench_explorer(repeat, T=200, H=64):
 
 # ----------------------------------------------------------------------------- main
 
+def blas_threads():
+    from threadpoolctl import threadpool_info
+    return ",".join(str(i["num_threads"]) for i in threadpool_info()
+                    if i["user_api"] == "blas") or "?"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit torch and NumPy's BLAS to this many threads (default: "
+                             "each library's own choice); 1 gives steadier numbers on a "
+                             "busy machine")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 20
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+        torch.set_num_threads(args.threads)
+        threadpool_limits(limits=args.threads, user_api="blas")
 
     print(f"rnn-tutor benchmarks  (python {platform.python_version()}, numpy {np.__version__},"
           f" torch {torch.__version__}, {os.cpu_count()} CPUs, torch threads "
-          f"{torch.get_num_threads()})")
+          f"{torch.get_num_threads()}, BLAS threads {blas_threads()})")
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     sections = [bench_lstm(repeat), bench_lstm(max(repeat // 2, 3), dtype=torch.float64),
                 bench_profiles(10 * repeat), bench_explorer(repeat)]
