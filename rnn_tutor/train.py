@@ -54,7 +54,9 @@ class History:
     gradient norm before clipping, ``grad_norm_clipped`` after; ``weight_norm`` the
     global norm of all parameters after the step. ``eval_*`` are recorded every
     ``eval_every`` steps and at the end. ``stopped`` is the explosion message, or None;
-    ``reason`` is "steps", "time_limit" or "explosion".
+    ``reason`` is "steps", "time_limit", "target" (``stop_below`` reached) or
+    "explosion". ``seconds`` and ``cpu_seconds``
+    are the run's wall-clock and CPU (this process) times, evaluations included.
     """
 
     step: list = field(default_factory=list)
@@ -71,6 +73,7 @@ class History:
     stopped: str | None = None
     reason: str = "steps"
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     config: dict = field(default_factory=dict)
 
     @property
@@ -139,6 +142,11 @@ def _device(device):
 
 
 def _loss(task, y_pred, y):
+    want = tuple(y.shape) if task.loss == "mse" else tuple(y.shape) + (task.output_size,)
+    if tuple(y_pred.shape) != want:
+        raise ValueError(f"the model's output has shape {tuple(y_pred.shape)} but {task!r} "
+                         f"needs {want} (target {task.target!r}, loss {task.loss!r}); build "
+                         f"the model with rnn_tutor.models.for_task(task)")
     if task.loss == "mse":
         return F.mse_loss(y_pred, y)
     return F.cross_entropy(y_pred.reshape(-1, y_pred.shape[-1]), y.reshape(-1))
@@ -240,7 +248,8 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
           seq_len: int = 64, carry_state: bool = True, eval_every: int | None = None,
           eval_size: int = 1024, seed: int = 0, detect: bool = True,
           spike_factor: float = 100.0, growth_factor: float = 2.0, warmup: int = 20,
-          time_limit: float | None = None, progress="auto", device=None,
+          time_limit: float | None = None, clock: str = "wall",
+          stop_below: float | None = None, progress="auto", device=None,
           deterministic: bool = True, threads: int | None = 1) -> History:
     """Train ``model`` on ``task``; return a :class:`History`.
 
@@ -280,6 +289,12 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
         optimiser step; a weight jump after it.
     time_limit : float or None
         Stop after this many seconds of training (e.g. "what can 60 s of CPU do").
+    clock : {"wall", "cpu"}
+        What ``time_limit`` counts: wall-clock seconds, or this process's CPU seconds
+        (fairer on a shared machine; with one thread it is the compute time).
+    stop_below : float or None
+        Stop early (``reason="target"``) once an evaluation's loss is below this value
+        (needs ``eval_every``).
     progress : "auto", "text" or False
         "auto": tqdm.auto's bar (a one-line summary in book builds, see module doc);
         "text": a text bar; False: silent.
@@ -323,6 +338,11 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
         raise ValueError(f"growth_factor must be > 1; got {growth_factor}")
     warmup = check_nonnegative_int(warmup, "warmup")
     time_limit = _check_optional_positive(time_limit, "time_limit")
+    check_choice(clock, ("wall", "cpu"), "clock")
+    stop_below = _check_optional_positive(stop_below, "stop_below")
+    if stop_below is not None and eval_every is None:
+        raise ValueError("stop_below needs eval_every (it is checked at evaluations)")
+    now = time.perf_counter if clock == "wall" else time.process_time
     mode = _progress_mode(progress)
     if threads is not None:
         threads = check_positive_int(threads, "threads")
@@ -359,7 +379,7 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
     old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()
     bar = None
-    start = time.perf_counter()
+    start, cpu_start, t0 = time.perf_counter(), time.process_time(), now()
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         if threads is not None:
@@ -441,7 +461,10 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
                     break
                 if eval_every is not None and step % eval_every == 0:
                     run_eval(step)
-                if time_limit is not None and time.perf_counter() - start > time_limit:
+                    if stop_below is not None and hist.eval_loss[-1] < stop_below:
+                        hist.reason = "target"
+                        break
+                if time_limit is not None and now() - t0 > time_limit:
                     hist.reason = "time_limit"
                     break
             if hist.reason != "explosion" and (not hist.eval_step
@@ -453,6 +476,7 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
             torch.set_num_threads(old_threads)
             torch.use_deterministic_algorithms(old_det)
     hist.seconds = time.perf_counter() - start
+    hist.cpu_seconds = time.process_time() - cpu_start
     if hist.stopped:
         warnings.warn(hist.stopped, GradientExplosionWarning, stacklevel=2)
     if mode == "summary":

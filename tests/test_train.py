@@ -50,6 +50,10 @@ def test_training_learns_something_small():
     h = train(_model(task, "lstm", 8), task, steps=150, batch_size=32, lr=3e-2,
               progress=False, eval_size=256)
     assert h.final_eval_loss < 0.2 * task.baseline and h.final_eval_accuracy > 0.95
+    early = train(_model(task, "lstm", 8), task, steps=150, batch_size=32, lr=3e-2,
+                  progress=False, eval_size=256, eval_every=10, stop_below=0.3)
+    assert early.reason == "target" and early.eval_loss[-1] < 0.3 <= min(early.eval_loss[:-1])
+    assert len(early.step) < 150 and early.step[-1] % 10 == 0
 
 
 def _one_sgd_step(**clip):
@@ -158,6 +162,9 @@ def test_language_model_tbptt_carry_versus_reset(corpus):
 
 
 def test_time_limit_and_evaluation():
+    cpu = train(_model(), ADD, steps=10_000, batch_size=8, time_limit=0.3, clock="cpu",
+                progress=False)
+    assert cpu.reason == "time_limit" and cpu.cpu_seconds >= 0.3
     h = train(_model(), ADD, steps=10_000, batch_size=8, time_limit=0.3, progress=False,
               eval_every=5)
     assert h.reason == "time_limit" and len(h.step) < 10_000
@@ -214,6 +221,8 @@ def test_global_torch_settings_are_restored():
     (dict(carry_state=1), TypeError, "carry_state"),
     (dict(device="gpu0"), ValueError, "device"),
     (dict(seed=1.5), TypeError, "seed"),
+    (dict(stop_below=0.1), ValueError, "eval_every"),
+    (dict(clock="gpu", time_limit=1.0), ValueError, "clock"),
 ])
 def test_bad_train_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -227,3 +236,6 @@ def test_bad_task_or_model():
         train(lambda x: x, ADD, progress=False)
     with pytest.raises(TypeError, match="rnn_tutor.tasks"):
         evaluate(_model(), object())
+    copy = tasks.CopyTask(3, 2, 3)
+    with pytest.raises(ValueError, match="for_task"):  # a sequence-to-one model for seq2seq
+        train(models.RecurrentNet(5, 4, 4, input_kind="tokens"), copy, progress=False)

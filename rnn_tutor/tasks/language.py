@@ -136,7 +136,8 @@ class LateSentiment(Task):
     ``baseline`` = ln 2 (accuracy 1/2): the label is a fair coin, independent of
     everything but the last two words.
 
-    ``causal_baseline`` = ln 2 * (L - 1) / L (per-token only): the best any left-to-right
+    ``causal_baseline`` = ln 2 * (L - 1) / L (per-token; 0 for sequence-to-one, where a
+    left-to-right model answers after reading everything): the best any left-to-right
     model can do. Before the last word it has seen nothing that depends on the label
     (the adverb "not" alone leaves both labels equally likely), so it must say 50/50
     there; only at the last step can it be certain. A bidirectional model can reach 0,
@@ -165,8 +166,9 @@ class LateSentiment(Task):
         self.input_size = len(words)
         self.length = 6 * self.clauses - 1
         L = self.length
-        self.causal_baseline = math.log(2.0) * (L - 1) / L if per_token else math.log(2.0)
-        self.causal_accuracy = (0.5 * (L - 1) + 1) / L if per_token else 0.5
+        # sequence-to-one: a left-to-right model reads the whole sentence first
+        self.causal_baseline = math.log(2.0) * (L - 1) / L if per_token else 0.0
+        self.causal_accuracy = (0.5 * (L - 1) + 1) / L if per_token else 1.0
 
     def _params(self):
         return {"clauses": self.clauses, "negation": self.negation,

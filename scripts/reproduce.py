@@ -1,0 +1,263 @@
+"""Reproduce the classic recurrent-network results the chapters cite, on a CPU.
+
+    python scripts/reproduce.py                     # all experiments, seeds 0 1 2
+    python scripts/reproduce.py --only adding copy --seeds 0
+
+Writes results/reproductions.json (every run: settings, seed, losses, times, versions)
+and results/reproductions.md (the table the chapters quote). Each claim is checked for
+every seed; the script exits with status 1 if one fails. Times are wall-clock and CPU
+seconds of one process with one torch thread, on whatever else the machine is doing:
+results/reproductions.md records the load average so readers can judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import rnn_tutor
+from rnn_tutor import models, tasks
+from rnn_tutor.train import GradientExplosionWarning, predict, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(task, cell, hidden, seed, **train_kwargs):
+    """Build a model for ``task``, train it, return (model, history)."""
+    model_kwargs = train_kwargs.pop("model", {})
+    model = models.for_task(task, cell, hidden, seed=seed, **model_kwargs)
+    hist = train(model, task, seed=seed, progress=False, **train_kwargs)
+    return model, hist
+
+
+def _row(experiment, label, seed, hist, **extra):
+    return {"experiment": experiment, "model": label, "seed": seed,
+            "steps": len(hist.step), "final_eval_loss": hist.final_eval_loss,
+            "final_eval_accuracy": hist.final_eval_accuracy, "reason": hist.reason,
+            "stopped": hist.stopped, "seconds": round(hist.seconds, 1),
+            "cpu_seconds": round(hist.cpu_seconds, 1), "config": hist.config, **extra}
+
+
+# -- the experiments ------------------------------------------------------------
+# Each returns (rows, claims): claims are (text, holds) pairs checked for this seed.
+
+def adding(seed):
+    """Le et al. (2015) adding problem at T = 100: gated cells solve it, a tanh RNN does not."""
+    task = tasks.AddingProblem(T=100, variant="le")
+    # at most 2500 steps; a run stops early once its eval MSE is below baseline/20
+    common = dict(steps=2500, batch_size=64, lr=1e-2, clip_norm=1.0, eval_every=100,
+                  eval_size=1000, stop_below=task.baseline / 20)
+    recipes = {"LSTM (H=64, forget bias 1)": ("lstm", dict(forget_bias=1.0)),
+               "GRU (H=64)": ("gru", {}),
+               "tanh RNN (H=64, Gaussian init N(0, 1/H))": ("rnn", dict(init="gaussian"))}
+    rows, mse = [], {}
+    for label, (cell, mkw) in recipes.items():
+        _, h = _run(task, cell, 64, seed, model=mkw, **common)
+        mse[cell] = h.final_eval_loss
+        rows.append(_row("adding", label, seed, h, baseline=task.baseline,
+                         metric="eval MSE"))
+    b = task.baseline
+    claims = [(f"LSTM MSE < baseline/10 ({b / 10:.4f})", mse["lstm"] < b / 10),
+              (f"GRU MSE < baseline/10 ({b / 10:.4f})", mse["gru"] < b / 10),
+              (f"tanh RNN MSE > 0.8 x baseline ({0.8 * b:.4f})", mse["rnn"] > 0.8 * b)]
+    return rows, claims
+
+
+def copy(seed):
+    """Copy task (T = 20, K = 3, A = 8): the LSTM beats half the memoryless baseline."""
+    task = tasks.CopyTask(T=20, K=3, alphabet_size=8)
+    common = dict(steps=1500, batch_size=64, lr=1e-2, clip_norm=1.0, eval_every=250,
+                  eval_size=1000)
+    rows, loss = [], {}
+    for label, cell, mkw in (("LSTM (H=64, forget bias 1)", "lstm", dict(forget_bias=1.0)),
+                             ("tanh RNN (H=64)", "rnn", {})):
+        _, h = _run(task, cell, 64, seed, model=mkw, **common)
+        loss[cell] = h.final_eval_loss
+        rows.append(_row("copy", label, seed, h, baseline=task.baseline,
+                         metric="eval nats/step"))
+    b = task.baseline
+    claims = [(f"LSTM loss < baseline/2 ({b / 2:.4f})", loss["lstm"] < b / 2),
+              (f"tanh RNN loss > 0.9 x baseline ({0.9 * b:.4f})", loss["rnn"] > 0.9 * b)]
+    return rows, claims
+
+
+AGREEMENT_BUCKETS = ((0, 9), (10, 19), (20, 29), (30, 40))
+
+
+def agreement(seed):
+    """Subject-verb agreement: accuracy falls with distance faster for the tanh RNN."""
+    task = tasks.Agreement(distance=(0, 40), attractors=(0, 6))
+    test = task.sample(4000, seed=10_000 + seed)
+    dist = test.info["distance"]
+    common = dict(steps=800, batch_size=64, lr=5e-3, clip_norm=1.0, eval_size=1000)
+    rows, drop = [], {}
+    for label, cell in (("LSTM (H=32, embedding 16)", "lstm"),
+                        ("tanh RNN (H=32, embedding 16)", "rnn")):
+        model, h = _run(task, cell, 32, seed, model=dict(embedding_dim=16), **common)
+        right = predict(model, test.inputs).argmax(-1) == test.targets
+        acc = {f"{lo}-{hi}": float(right[(dist >= lo) & (dist <= hi)].mean())
+               for lo, hi in AGREEMENT_BUCKETS}
+        keys = list(acc)
+        drop[cell] = acc[keys[0]] - acc[keys[-1]]
+        rows.append(_row("agreement", label, seed, h, baseline=task.baseline,
+                         metric="accuracy by distance", accuracy_by_distance=acc,
+                         accuracy_drop=drop[cell]))
+    claims = [("accuracy drop (distance 0-9 -> 30-40) larger for the tanh RNN than the "
+               "LSTM by >= 0.05", drop["rnn"] >= drop["lstm"] + 0.05)]
+    return rows, claims
+
+
+def charlm(seed):
+    """Character LM on stdlib docstrings: an LSTM beats the bigram within 60 s of CPU."""
+    corpus = tasks.CharCorpus()
+    base = corpus.baselines()
+    _, h = _run(corpus, "lstm", 256, seed, steps=100_000, batch_size=32, seq_len=64,
+                lr=3e-3, clip_norm=1.0, time_limit=60.0, clock="cpu")
+    row = _row("charlm", "LSTM (H=256), 60 s CPU", seed, h, baseline=base["bigram"],
+               metric="validation nats/char", baselines=base, corpus=corpus.summary())
+    claims = [(f"LSTM validation loss < bigram ({base['bigram']:.3f} nats/char)",
+               h.final_eval_loss < base["bigram"])]
+    row["beats_trigram"] = h.final_eval_loss < base["trigram"]
+    return [row], claims
+
+
+def exploding(seed):
+    """Too-large initialisation: detection stops the run; norm clipping rescues it."""
+    task = tasks.AddingProblem(T=20, variant="le")
+    common = dict(steps=600, batch_size=32, lr=0.1, optimizer="sgd", eval_size=1000,
+                  model=dict(init="gaussian", init_scale=2.0))
+    rows, hists = [], {}
+    for label, clip in (("tanh RNN, ||W_hh|| = 2, SGD, no clipping", None),
+                        ("same, clip_norm = 1", 1.0)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GradientExplosionWarning)
+            _, h = _run(task, "rnn", 32, seed, clip_norm=clip, **{**common,
+                                                               "model": common["model"]})
+        hists[clip] = h
+        rows.append(_row("exploding", label, seed, h, baseline=task.baseline,
+                         metric="eval MSE", max_grad_norm=float(np.max(h.grad_norm)),
+                         clipped_fraction=h.clipped_fraction))
+    clipped = hists[1.0]
+    claims = [("without clipping the detector stops the run", hists[None].reason == "explosion"),
+              ("with clipping it trains all steps, eval MSE < baseline",
+               clipped.reason == "steps" and clipped.final_eval_loss < task.baseline)]
+    return rows, claims
+
+
+EXPERIMENTS = {"adding": adding, "copy": copy, "agreement": agreement, "charlm": charlm,
+               "exploding": exploding}
+
+
+# -- reporting ----------------------------------------------------------------
+
+def _fmt(x, digits=4):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def markdown(result) -> str:
+    lines = ["# Reproductions", "",
+             f"Generated by `make reproduce` (scripts/reproduce.py) on {result['date']}.",
+             f"Seeds {result['seeds']}; torch {result['versions']['torch']}, numpy "
+             f"{result['versions']['numpy']}, Python {result['versions']['python']}, "
+             f"{result['versions']['machine']}, one torch thread per run.",
+             f"Load average at start / end: {result['load_start']} / {result['load_end']} "
+             f"on {result['versions']['cpus']} CPUs. The machine was shared with other "
+             "work, so wall-clock times are inflated; CPU seconds are this process's own.",
+             ""]
+    for name, exp in result["experiments"].items():
+        lines += [f"## {name}", "", exp["doc"], "",
+                  f"Run {exp['date']}, {exp['seconds']} s wall in total, 1-minute load "
+                  f"average {exp['load_start_end'][0]} -> {exp['load_start_end'][1]}.", ""]
+        lines += ["| model | seed | steps | eval loss | baseline | accuracy | stop | wall s | CPU s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in exp["rows"]:
+            lines.append(f"| {r['model']} | {r['seed']} | {r['steps']} | "
+                         f"{_fmt(r['final_eval_loss'])} | {_fmt(r['baseline'])} | "
+                         f"{_fmt(r['final_eval_accuracy'], 3)} | {r['reason']} | "
+                         f"{r['seconds']} | {r['cpu_seconds']} |")
+        extra = [r for r in exp["rows"] if "accuracy_by_distance" in r]
+        if extra:
+            keys = list(extra[0]["accuracy_by_distance"])
+            lines += ["", "Accuracy by subject-verb distance (4000 test sentences):", "",
+                      "| model | seed | " + " | ".join(keys) + " | drop |",
+                      "|---|---|" + "---|" * (len(keys) + 1)]
+            for r in extra:
+                accs = " | ".join(f"{r['accuracy_by_distance'][k]:.3f}" for k in keys)
+                lines.append(f"| {r['model']} | {r['seed']} | {accs} | "
+                             f"{r['accuracy_drop']:.3f} |")
+        for r in exp["rows"]:
+            if "baselines" in r:
+                b = r["baselines"]
+                lines += ["", "Character baselines on the validation split (nats/char; "
+                          "bits/char = nats / ln 2): " + ", ".join(
+                              f"{k} {v:.3f} ({v / math.log(2):.2f} bits)" for k, v in b.items())
+                          + f". Corpus: {r['corpus']}. Beats the trigram: "
+                          f"{r['beats_trigram']}."]
+                break
+        lines += ["", "Claims (all seeds):", ""]
+        for text, holds in exp["claims"].items():
+            lines.append(f"- {'holds' if all(holds) else 'FAILS'}: {text} "
+                         f"(per seed: {', '.join('yes' if h else 'no' for h in holds)})")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(EXPERIMENTS), default=None)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=ROOT / "results")
+    args = parser.parse_args(argv)
+    names = args.only or list(EXPERIMENTS)
+    torch.set_num_threads(1)
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "seeds": args.seeds, "load_start": [round(v, 1) for v in os.getloadavg()],
+              "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                           "numpy": np.__version__, "rnn_tutor": rnn_tutor.__version__,
+                           "machine": platform.machine(), "cpus": os.cpu_count()},
+              "experiments": {}}
+    out_json = args.out / "reproductions.json"
+    if out_json.exists() and args.only:  # keep the other experiments' results
+        old = json.loads(out_json.read_text())
+        result["experiments"] = {k: v for k, v in old.get("experiments", {}).items()
+                                 if k not in names}
+    ok = True
+    for name in names:
+        fn = EXPERIMENTS[name]
+        rows, claims = [], {}
+        t0, load0 = time.perf_counter(), os.getloadavg()
+        for seed in args.seeds:
+            r, c = fn(seed)
+            rows += r
+            for text, holds in c:
+                claims.setdefault(text, []).append(bool(holds))
+            print(f"{name} seed {seed}: " + "; ".join(
+                f"{x['model']}: {_fmt(x['final_eval_loss'])} ({x['seconds']} s)" for x in r)
+                + " | " + ", ".join(f"{t}: {h}" for t, h in c), flush=True)
+        result["experiments"][name] = {"doc": fn.__doc__.strip(), "rows": rows,
+                                       "claims": claims, "date": result["date"],
+                                       "load_start_end": [round(load0[0], 1), round(
+                                           os.getloadavg()[0], 1)],
+                                       "seconds": round(time.perf_counter() - t0, 1)}
+        ok &= all(all(v) for v in claims.values())
+    result["load_end"] = [round(v, 1) for v in os.getloadavg()]
+    args.out.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(result, indent=1, default=float) + "\n")
+    (args.out / "reproductions.md").write_text(markdown(result))
+    print(f"wrote {out_json} and reproductions.md; all claims hold: {ok}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
