@@ -63,7 +63,6 @@ MAX_T = 500
 STABLE_BAND = 100.0
 
 _GATE_NAMES = {"rnn": ("W_hh",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-_FLOAT_MAX_LOG10 = math.log10(np.finfo(float).max)          # 308.25
 _TINY = 1e-250        # a 0 that follows a value below this is underflow, not a cut path
 _UP, _DOWN = "\u2191", "\u2193"
 
@@ -113,7 +112,7 @@ def _fmt(x: float) -> str:
     return f"{x:.2g}" if 1e-3 <= abs(x) < 1e4 else f"{x:.1e}"
 
 
-def judge(profile, band: float = STABLE_BAND, what: str = "the gradient") -> Verdict:
+def judge(profile, band: float = STABLE_BAND) -> Verdict:
     """Diagnose a profile (entry k = size at step k; entry T = the start, normally 1).
 
     The factor is ``profile[0] / profile[T]``, the size the gradient arrives with at the
@@ -131,7 +130,7 @@ def judge(profile, band: float = STABLE_BAND, what: str = "the gradient") -> Ver
         start = p[T]
         if bad[T]:
             return Verdict("stable", float("nan"), 0, "nan", T,
-                           f"undefined: {what} at the last step is {start}")
+                           f"undefined: the gradient at the last step is {start}")
         k_bad = int(np.flatnonzero(bad).max()) if bad.any() else None
         k_end = 0 if k_bad is None else k_bad + 1
         factor = float(p[k_end] / start)
@@ -150,15 +149,15 @@ def judge(profile, band: float = STABLE_BAND, what: str = "the gradient") -> Ver
     growth = f"\u00d7{_fmt(factor)} over {steps} step{'s' * (steps != 1)}"
     if event == "overflow":
         kind = "exploding"
-        text = (f"exploding: {what} overflowed float64 to inf at step k = {k_bad}, after "
+        text = (f"exploding: the gradient overflowed float64 to inf at step k = {k_bad}, after "
                 f"growing {growth}")
     elif event == "underflow":
         kind = "vanishing"
-        text = (f"vanishing: {what} underflowed float64 to 0 at step k = {k_bad}, after "
+        text = (f"vanishing: the gradient underflowed float64 to 0 at step k = {k_bad}, after "
                 f"shrinking {growth}")
     elif event == "cut":
         kind = "vanishing"
-        text = (f"vanishing: {what} is exactly 0 from step k = {k_bad} back (every "
+        text = (f"vanishing: the gradient is exactly 0 from step k = {k_bad} back (every "
                 f"path was cut: phi' = 0 for all units), after {growth}")
     else:
         if factor < 1 / band:
@@ -168,12 +167,12 @@ def judge(profile, band: float = STABLE_BAND, what: str = "the gradient") -> Ver
         else:
             kind = "stable"
         if event == "nan":
-            text = (f"{kind}, then NaN: {what} became NaN (inf - inf or 0 \u00d7 inf) at "
+            text = (f"{kind}, then NaN: the gradient became NaN (inf - inf or 0 \u00d7 inf) at "
                     f"step k = {k_bad}, after {growth}")
         else:
             arrow = _UP if factor > 1 else _DOWN
             per_step = Verdict(kind, factor, steps, None, None, "").per_step
-            text = (f"{kind}: {what} reaching step 0 is {growth} {arrow} "
+            text = (f"{kind}: the gradient reaching step 0 is {growth} {arrow} "
                     f"(\u00d7{per_step:.3g} per step)")
     return Verdict(kind, factor, steps, event, k_bad, text)
 
@@ -511,7 +510,7 @@ def _eigen_traces(res: Exploration, *, xaxis="x", yaxis="y") -> list:
     traces = [
         _scatter(x=ux, y=uy, mode="lines", name="unit circle", hoverinfo="skip",
                  line=dict(color=_COLORS["unit"], width=1), **common),
-        _scatter(x=sx, y=sy, mode="lines", name=f"|\u03bb| = scale ({what})",
+        _scatter(x=sx, y=sy, mode="lines", name=f"|\u03bb| = scale (the gradient)",
                  hoverinfo="skip", line=dict(color=_COLORS["scale"], width=1, dash="dash"),
                  **common)]
     for i, (block, lam) in enumerate(zip(res.blocks, res.eigenvalues)):
