@@ -167,9 +167,9 @@ def _zeros_state(cell, batch, hidden, dtype):
 def _unroll_forward(cell, x, state0, W_xh, W_hh, b_xh, b_hh, activation, reverse):
     """:func:`unroll_forward` without input checks (inputs are trusted, same dtype)."""
     if cell == "rnn":
-        hs, last, cache = _rnn_forward(x, state0, W_xh, W_hh, b_xh, b_hh,
-                                       get_activation(activation), reverse)
-        cache["phi"] = get_activation(activation)
+        phi = get_activation(activation)
+        hs, last, cache = _rnn_forward(x, state0, W_xh, W_hh, b_xh, b_hh, phi, reverse)
+        cache["phi"] = phi
     elif cell == "lstm":
         hs, last, cache = _lstm_forward(x, state0, W_xh, W_hh, b_xh, b_hh, reverse)
     else:
