@@ -91,12 +91,13 @@ def student_config() -> Path:
     return path
 
 
-def build(config: Path, toc: Path, outdir: Path) -> int:
-    """Run Jupyter Book's Sphinx build; return its exit status (0 = no warning)."""
+def build(config: Path, toc: Path, outdir: Path, source: Path = ROOT) -> int:
+    """Run Jupyter Book's Sphinx build of ``source``; return its exit status (0 = no
+    warning). Equivalent to ``jupyter-book build -W -n --keep-going --all``."""
     from jupyter_book.sphinx import build_sphinx
 
     result = build_sphinx(
-        ROOT, outdir,
+        source, outdir,
         use_external_toc=True,
         noconfig=True,
         path_config=str(config),

@@ -125,8 +125,8 @@ def _drag_slider(page, fig_id: str) -> None:
     page.mouse.up()
 
 
-@pytest.mark.parametrize("page_path", PAGES)
-def test_page_in_browser(page_path, browser, book_server):
+def check_page(page_path, browser, book_server):
+    """Open one page in a fresh browser context and check everything a reader relies on."""
     if page_path == "<book not built>":
         pytest.fail(f"_build/html has no pages: {BUILD_HINT}")
     host = urlsplit(book_server).netloc
@@ -211,6 +211,20 @@ def test_page_in_browser(page_path, browser, book_server):
     assert not failed, "failed requests:\n" + "\n".join(failed)
     assert not console, "console errors:\n" + "\n".join(console)
     assert requests, "the page made no request at all (not even itself)"
+
+
+# pytest-xdist's --dist loadscope sends each class to one worker: two classes, half the
+# pages each, so the two workers (each with its own server and Chromium) share the pages.
+class TestPagesEven:
+    @pytest.mark.parametrize("page_path", PAGES[0::2])
+    def test_page(self, page_path, browser, book_server):
+        check_page(page_path, browser, book_server)
+
+
+class TestPagesOdd:
+    @pytest.mark.parametrize("page_path", PAGES[1::2] or ["<book not built>"])
+    def test_page(self, page_path, browser, book_server):
+        check_page(page_path, browser, book_server)
 
 
 
