@@ -123,34 +123,50 @@ def bench_profiles(repeat, T=200, H=64):
 # ============================================================================================
 
 def bench_explorer(repeat, T=200, H=64):
-    """Live recompute (while dragging the scale) and static slider build, with HTML size."""
+    """Live recompute (while dragging the scale) and static slider build, with HTML size.
+
+    Besides wall time, prints the process's CPU time per call (time.process_time): on a
+    machine shared with other work a call waits for a core, which inflates wall time but
+    not CPU time, so CPU time is what the same code would take on an idle machine.
+    """
     import itertools
 
     from rnn_tutor import explorer as ex, widgets
     from rnn_tutor.plots import figure_html
 
+    def timed(fn, n, warmup=3):
+        for _ in range(warmup):
+            fn()
+        wall, cpu = [], []
+        for _ in range(n):
+            w, c = time.perf_counter(), time.process_time()
+            fn()
+            wall.append(time.perf_counter() - w)
+            cpu.append(time.process_time() - c)
+        return (f"wall median {ms(statistics.median(wall))} min {ms(min(wall))}   "
+                f"cpu median {ms(statistics.median(cpu))}")
+
     # Every call uses a new scale, as a drag does (W_hh's spectrum is cached per scale).
     scales = itertools.cycle(np.geomspace(0.25, 4.0, 997))
     lines = [f"explorer T={T} H={H} (tanh, orthogonal; a new scale on every call)"]
-    med, low = measure(lambda: ex.explore(float(next(scales)), T, H), repeat * 5)
-    lines.append(f"  recompute (explore)            median {ms(med)}   min {ms(low)}"
-                 "   (budget: a few ms)")
+    lines.append("  recompute (explore)           "
+                 + timed(lambda: ex.explore(float(next(scales)), T, H), repeat * 5)
+                 + "   (budget: a few ms)")
     e = widgets.gradient_explorer(T=T, hidden_size=H)
 
     def drag():
         e.controls["scale"].value = float(next(scales))
-    med, low = measure(drag, repeat * 5)
-    lines.append(f"  live widget update (+figures)  median {ms(med)}   min {ms(low)}")
+    lines.append("  live widget update (+figures) " + timed(drag, repeat * 5))
     for acts in (("tanh",), ex.ACTIVATION_CHOICES):
         def build():
             ex._spectrum.cache_clear()
             return ex.static_explorer(T=T, hidden_size=H, activations=acts)
-        med, low = measure(build, max(repeat // 4, 3), warmup=1)
         fig = build()
         size = len(figure_html(fig).encode())
         lines.append(f"  static slider, {len(fig.frames)} frames x {len(acts)} nonlinearit"
-                     f"{'y' if len(acts) == 1 else 'ies'}: build median {ms(med)}   "
-                     f"min {ms(low)}   HTML {size / 1e3:.0f} kB (budget: well under 1 s)")
+                     f"{'y' if len(acts) == 1 else 'ies'}  (HTML {size / 1e3:.0f} kB; budget:"
+                     f" build well under 1 s)")
+        lines.append("    build " + timed(build, max(repeat // 4, 3), warmup=1))
     size = len(figure_html(ex.static_scalar_explorer()).encode())
     lines.append(f"  static scalar slider (41 frames): HTML {size / 1e3:.0f} kB")
     return lines
