@@ -27,6 +27,7 @@ import os
 import ipywidgets as W
 
 from . import explorer as ex
+from ._validate import check_positive_int
 from .plots import BOOK_BUILD_ENV, mime_bundle
 
 __all__ = ["GradientExplorer", "ScalarExplorer", "StaticStandIn", "gradient_explorer",
@@ -92,16 +93,22 @@ class GradientExplorer(_Explorer):
     def __init__(self, scale=1.0, T=200, hidden_size=64, activation="tanh",
                  init="orthogonal", cell="rnn", *, scale_by="norm", forget_bias=1.0,
                  input_scale=1.0, seed=0, clip=None):
-        # Validate everything once, with explore()'s messages, before building widgets.
+        # Validate everything once, with explore()'s messages, before building widgets
+        # (on a short sequence: only the arguments are being checked).
+        T = check_positive_int(T, "T")
         ex.explore(scale, min(T, 2), hidden_size, activation, init, cell,
                    scale_by=scale_by, forget_bias=forget_bias, input_scale=input_scale,
                    seed=seed, clip=clip)
+        # Each slider covers its usual range, widened to hold a starting value outside it.
         lo, hi = (math.log2(v) for v in ex.SCALE_RANGE)
+        clip_exp = 0.0 if clip is None else math.log10(clip)
         c = self.controls = {
-            "scale": W.FloatLogSlider(value=scale, base=2, min=lo, max=hi, step=0.01,
+            "scale": W.FloatLogSlider(value=scale, base=2, min=min(lo, math.log2(scale)),
+                                      max=max(hi, math.log2(scale)), step=0.01,
                                       description="weight scale", readout_format=".3f"),
-            "T": W.IntSlider(value=T, min=1, max=ex.MAX_T, description="sequence length T"),
-            "hidden_size": W.IntSlider(value=hidden_size, min=1, max=128,
+            "T": W.IntSlider(value=T, min=1, max=max(ex.MAX_T, T),
+                             description="sequence length T"),
+            "hidden_size": W.IntSlider(value=hidden_size, min=1, max=max(128, hidden_size),
                                        description="hidden size H",
                                        continuous_update=False),
             "activation": W.ToggleButtons(options=ex.ACTIVATION_CHOICES, value=activation,
@@ -113,15 +120,18 @@ class GradientExplorer(_Explorer):
                 value=scale_by, description="scale sets"),
             "cell": W.ToggleButtons(options=[("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru")],
                                     value=cell, description="cell"),
-            "forget_bias": W.FloatSlider(value=forget_bias, min=-3.0, max=5.0, step=0.1,
+            "forget_bias": W.FloatSlider(value=forget_bias, min=min(-3.0, forget_bias),
+                                         max=max(5.0, forget_bias), step=0.1,
                                          description="LSTM forget bias"),
-            "input_scale": W.FloatSlider(value=input_scale, min=0.0, max=3.0, step=0.05,
+            "input_scale": W.FloatSlider(value=input_scale, min=0.0,
+                                         max=max(3.0, input_scale), step=0.05,
                                          description="input scale"),
             "seed": W.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed"),
             "clip_on": W.Checkbox(value=clip is not None, description="clip per step",
                                   indent=False),
-            "clip": W.FloatLogSlider(value=1.0 if clip is None else clip, base=10, min=-2,
-                                     max=2, step=0.05, description="clip threshold"),
+            "clip": W.FloatLogSlider(value=10 ** clip_exp, base=10, min=min(-2.0, clip_exp),
+                                     max=max(2.0, clip_exp), step=0.05,
+                                     description="clip threshold"),
         }
         for control in c.values():
             if isinstance(control, W.ToggleButtons):

@@ -176,6 +176,17 @@ def test_setting_controls_updates_the_figures():
     assert len(e.result.eigenvalues) == 4
 
 
+def test_starting_values_outside_the_usual_ranges_are_kept():
+    e = widgets.gradient_explorer(scale=6.0, T=8, hidden_size=4, input_scale=5.0,
+                                  forget_bias=-4.0, clip=1e3)
+    assert e.result.controls == dict(scale=pytest.approx(6.0), T=8, hidden_size=4,
+                                     activation="tanh", init="orthogonal", cell="rnn",
+                                     scale_by="norm", forget_bias=-4.0, input_scale=5.0,
+                                     seed=0, clip=pytest.approx(1e3))
+    with pytest.raises(TypeError, match="T"):
+        widgets.gradient_explorer(T=2.5)
+
+
 def test_explorer_displays_as_one_widget():
     e = widgets.gradient_explorer(**SMALL)
     bundle = e._repr_mimebundle_()
