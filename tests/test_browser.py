@@ -101,9 +101,8 @@ _JS_TRACE_STATE = """(id) => {
   const paths = Array.from(gd.querySelectorAll('.scatterlayer path.js-line, .barlayer path,'
                                                + ' .heatmaplayer image'))
                     .map(p => p.getAttribute('d') || p.getAttribute('href') || '');
-  const current = gd.querySelector('.slider-currentvalue');
-  return JSON.stringify({data: data, paths: paths,
-                         label: current ? current.textContent : ''});
+  // Only what is plotted: the slider's own label changes even when the data does not.
+  return JSON.stringify({data: data, paths: paths});
 }"""
 
 
@@ -268,3 +267,40 @@ def test_live_frontend_without_plotly_loads_it_once_and_draws(browser):
     assert loads == [plots._PLOTLY_JS_FALLBACK_URL], loads
     assert n_frames == [2, 2]
     assert not errors, errors
+
+
+@pytest.mark.parametrize("frames_differ", [True, False])
+def test_slider_check_detects_a_slider_that_changes_nothing(browser, frames_differ):
+    """The slider check above can fail: with identical frames, dragging changes no data."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from rnn_tutor import plots
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import offline_assets
+
+    t = np.arange(10.0)
+    fig = plots.slider_figure(
+        [0.5, 1.0, 1.5], lambda w: [go.Scatter(x=t, y=(w if frames_differ else 1.0) ** t)],
+        label="w")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content("<html><head></head><body></body></html>")
+        page.add_script_tag(path=str(offline_assets.sources()[offline_assets.PLOTLY_JS]))
+        page.evaluate("html => { document.body.innerHTML = html; }",
+                      plots.figure_html(fig, div_id="probe").split("<script")[0])
+        spec = plots._spec(fig)
+        page.evaluate("spec => Plotly.newPlot('probe', spec.data, spec.layout, spec.config)"
+                      ".then(() => Plotly.addFrames('probe', spec.frames))", spec)
+        before = page.evaluate(_JS_TRACE_STATE, "probe")
+        _drag_slider(page, "probe")
+        page.wait_for_timeout(1000)
+        after = page.evaluate(_JS_TRACE_STATE, "probe")
+        active = page.evaluate("() => document.getElementById('probe')"
+                               "._fullLayout.sliders[0].active")
+    finally:
+        context.close()
+    assert active != 0, "the drag did not move the slider"
+    assert (after != before) == frames_differ
