@@ -23,6 +23,7 @@ from ._validate import (as_float_array, check_choice, check_nonnegative_int,
                         check_positive_int, check_shape)
 from .cells import (_check_params, get_activation, gru_gates_backward, gru_gates_forward,
                     lstm_gates_backward, lstm_gates_forward)
+from .init import rng_from_seed
 
 __all__ = ["CELLS", "unroll_forward", "unroll_backward", "RecurrentNetwork", "RNN", "LSTM",
            "GRU", "from_torch"]
@@ -389,7 +390,7 @@ class RecurrentNetwork:
         self.activation = get_activation(activation).name
         self.dtype = _numpy_float_dtype(dtype)
         self.num_directions = 2 if bidirectional else 1
-        self.params = self._init_params(np.random.default_rng(seed))
+        self.params = self._init_params(rng_from_seed(seed))
         self.grads = {}
         self.d_hx = None
         self._cache = None

@@ -405,6 +405,8 @@ def test_bad_unroll_backward_input():
     (dict(device="cuda"), ValueError, r"expected device=None or 'cpu', got 'cuda'"),
     (dict(dtype=np.float16), TypeError, r"dtype must be float32 or float64; got"),
     (dict(dtype="int64"), TypeError, r"dtype must be float32 or float64; got 'int64'"),
+    (dict(seed=-1), ValueError, r"seed must be a non-negative integer; got -1"),
+    (dict(seed="a"), TypeError, r"seed must be a non-negative int.*got 'a' \(str\)"),
 ])
 @pytest.mark.parametrize("cell", CELLS)
 def test_bad_constructor_arguments(cell, kwargs, exc, pattern):
