@@ -70,6 +70,10 @@ class ConcatRNN(torch.nn.Module):
 
     def forward(self, x, h0=None):
         """Run over x (T, B, D); returns ``(y, h_T)`` with y (T, B, output_size) logits."""
+        for name, t in (("x", x), ("h0", h0)):
+            if t is not None and not (isinstance(t, torch.Tensor) and t.is_floating_point()):
+                what = t.dtype if isinstance(t, torch.Tensor) else type(t).__name__
+                raise TypeError(f"{name} must be a floating-point torch tensor; got {what}")
         if x.dim() != 3 or x.shape[2] != self.input_size:
             raise ValueError(f"x must have shape (T, B, {self.input_size}); got "
                              f"{tuple(x.shape)}")
@@ -84,17 +88,21 @@ class ConcatRNN(torch.nn.Module):
             ys.append(y_t)
         return torch.stack(ys), h
 
+    def _named(self):
+        return dict(zip(CONCAT_KEYS, (self.i2h.weight, self.i2h.bias,
+                                      self.i2o.weight, self.i2o.bias)))
+
     def numpy_params(self):
         """The parameters as a dict of NumPy arrays (keys ``W_i2h, b_i2h, W_i2o, b_i2o``)."""
-        layers = {"W_i2h": self.i2h.weight, "b_i2h": self.i2h.bias,
-                  "W_i2o": self.i2o.weight, "b_i2o": self.i2o.bias}
-        return {k: v.detach().cpu().numpy().copy() for k, v in layers.items()}
+        return {k: v.detach().cpu().numpy().copy() for k, v in self._named().items()}
 
     def numpy_grads(self):
         """The ``.grad`` of each parameter, keyed like :meth:`numpy_params`."""
-        layers = {"W_i2h": self.i2h.weight, "b_i2h": self.i2h.bias,
-                  "W_i2o": self.i2o.weight, "b_i2o": self.i2o.bias}
-        return {k: v.grad.detach().cpu().numpy().copy() for k, v in layers.items()}
+        named = self._named()
+        if any(v.grad is None for v in named.values()):
+            raise RuntimeError("no gradients yet: call backward() on a loss of this "
+                               "model's output first")
+        return {k: v.grad.detach().cpu().numpy().copy() for k, v in named.items()}
 
 
 def _check_dict(params, keys, name):
@@ -103,6 +111,18 @@ def _check_dict(params, keys, name):
         raise ValueError(f"{name} must be a dict with keys {list(keys)}; got {got}")
     return {k: as_float_array(params[k], f"{name}[{k!r}]", ndim=1 if k[0] == "b" else 2)
             for k in keys}
+
+
+def _check_concat(params, input_size):
+    """Validated i2h/i2o parameters for input size D: W_i2h (H, D+H), W_i2o (O, D+H)."""
+    p = _check_dict(params, CONCAT_KEYS, "params")
+    D = check_positive_int(input_size, "input_size")
+    H, O = p["W_i2h"].shape[0], p["W_i2o"].shape[0]
+    check_shape(p["W_i2h"], (H, D + H), "params['W_i2h']")
+    check_shape(p["b_i2h"], (H,), "params['b_i2h']")
+    check_shape(p["W_i2o"], (O, D + H), "params['W_i2o']")
+    check_shape(p["b_i2o"], (O,), "params['b_i2o']")
+    return p
 
 
 def concat_to_split(params, input_size):
@@ -115,13 +135,8 @@ def concat_to_split(params, input_size):
     input_size : int
         D, where the columns of x end and those of h begin.
     """
-    p = _check_dict(params, CONCAT_KEYS, "params")
-    D = check_positive_int(input_size, "input_size")
-    H, O = p["W_i2h"].shape[0], p["W_i2o"].shape[0]
-    check_shape(p["W_i2h"], (H, D + H), "params['W_i2h']")
-    check_shape(p["b_i2h"], (H,), "params['b_i2h']")
-    check_shape(p["W_i2o"], (O, D + H), "params['W_i2o']")
-    check_shape(p["b_i2o"], (O,), "params['b_i2o']")
+    p = _check_concat(params, input_size)
+    D = p["W_i2h"].shape[1] - p["W_i2h"].shape[0]
     return {"W_xh": p["W_i2h"][:, :D].copy(), "W_hh": p["W_i2h"][:, D:].copy(),
             "b_h": p["b_i2h"].copy(),
             "W_xy": p["W_i2o"][:, :D].copy(), "W_hy": p["W_i2o"][:, D:].copy(),
@@ -147,11 +162,15 @@ def concat_rnn_forward(x, h0, params, activation="linear"):
 
     x is (T, B, D), h0 (B, H) or None (zeros); returns ``(y, h_T)``, y (T, B, O).
     """
-    p = _check_dict(params, CONCAT_KEYS, "params")
     phi = get_activation(activation)
+    p = _check_dict(params, CONCAT_KEYS, "params")
+    H, D = p["W_i2h"].shape[0], p["W_i2h"].shape[1] - p["W_i2h"].shape[0]
+    if D < 1:
+        raise ValueError("params['W_i2h'] must have shape (H, D + H) with D >= 1 input "
+                         f"columns; got {p['W_i2h'].shape}")
+    _check_concat(p, D)
     x = as_float_array(x, "x", ndim=3)
-    H = p["W_i2h"].shape[0]
-    check_shape(x, (None, None, p["W_i2h"].shape[1] - H), "x")
+    check_shape(x, (None, None, D), "x")
     h = np.zeros((x.shape[1], H), dtype=x.dtype) if h0 is None else as_float_array(h0, "h0")
     check_shape(h, (x.shape[1], H), "h0")
     ys = []

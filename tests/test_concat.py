@@ -160,6 +160,18 @@ def test_bad_input():
         model(torch.ones(2, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"h0 must have shape \(1, 4\); got \(1, 5\)"):
         model(torch.ones(2, 1, 3, dtype=torch.float64), torch.ones(1, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"params\['W_i2o'\] must have shape \(2, 7\); got \(2, 6\)"):
+        concat_rnn_forward(np.ones((2, 1, 3)), None, dict(p, W_i2o=np.ones((2, 6))))
+    with pytest.raises(ValueError, match=r"params\['b_i2h'\] must have shape \(4\); got \(3,\)"):
+        concat_rnn_forward(np.ones((2, 1, 3)), None, dict(p, b_i2h=np.ones(3)))
+    with pytest.raises(ValueError, match=r"D >= 1 input columns; got \(4, 4\)"):
+        concat_rnn_forward(np.ones((2, 1, 3)), None, dict(p, W_i2h=np.ones((4, 4))))
+    with pytest.raises(TypeError, match=r"x must be a floating-point torch tensor; got ndarray"):
+        model(np.ones((2, 1, 3)))
+    with pytest.raises(TypeError, match=r"x must be a floating-point torch tensor; got torch.int64"):
+        model(torch.ones(2, 1, 3, dtype=torch.int64))
+    with pytest.raises(RuntimeError, match=r"no gradients yet: call backward\(\)"):
+        model.numpy_grads()
     split = concat_to_split(p, 3)
     (y, _), cache = split_rnn_forward(np.ones((2, 1, 3)), None, split)
     with pytest.raises(ValueError, match=r"dy must have shape \(2, 1, 2\); got \(2, 1, 3\)"):
