@@ -87,7 +87,7 @@ def rnn_jacobian(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh")
     -------
     J : array of shape (H, H), or (B, H, H) for a batch; ``J[i, j] = dh_t[i] / dh_{t-1}[j]``.
     """
-    check_choice(activation, ACTIVATION_NAMES, "activation")
+    phi = cells.get_activation(activation)
     W_xh, W_hh, b = _rnn_params(W_xh, W_hh, b_xh, b_hh)
     x = as_float_array(x, "x", ndim=(1, 2))
     h_prev = as_float_array(h_prev, "h_prev", ndim=x.ndim)
@@ -95,7 +95,7 @@ def rnn_jacobian(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh")
     check_shape(x, x.shape[:-1] + (D,), "x")
     check_shape(h_prev, x.shape[:-1] + (H,), "h_prev (same batch as x)")
     a = x @ W_xh.T + h_prev @ W_hh.T + b
-    d = cells.ACTIVATIONS[activation].derivative(a)
+    d = phi.derivative(a)
     return d[..., :, None] * W_hh
 
 
@@ -105,14 +105,13 @@ def rnn_jacobians(xs, h0, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh"):
     ``xs`` has shape (T, D) and ``h0`` shape (H,); returns an array of shape (T, H, H)
     whose entry ``t - 1`` is ``J_t`` (t = 1..T).
     """
-    check_choice(activation, ACTIVATION_NAMES, "activation")
+    phi = cells.get_activation(activation)
     W_xh, W_hh, b = _rnn_params(W_xh, W_hh, b_xh, b_hh)
     H, D = W_xh.shape
     xs = as_float_array(xs, "xs", ndim=2)
     check_shape(xs, (None, D), "xs (T, D)")
     h = as_float_array(h0, "h0", ndim=1)
     check_shape(h, (H,), "h0")
-    phi = cells.ACTIVATIONS[activation]
     out = np.empty((len(xs), H, H))
     for t, x in enumerate(xs):
         h = phi.value(x @ W_xh.T + h @ W_hh.T + b)
@@ -228,7 +227,7 @@ def profile_setup(cell, T, hidden_size, scale, activation="tanh", init="orthogon
     T = check_positive_int(T, "T")
     H = check_positive_int(hidden_size, "hidden_size")
     scale = check_positive_float(scale, "scale")
-    check_choice(activation, ACTIVATION_NAMES, "activation")
+    cells.get_activation(activation)
     _resolve(init)
     check_choice(scale_by, SCALE_BY, "scale_by")
     D = H if input_size is None else check_positive_int(input_size, "input_size")
@@ -281,7 +280,7 @@ def _clip(g, clip):
 
 def _rnn_profile(s, clip):
     xs, W_xh, W_hh, u = s["xs"], s["W_xh"], s["W_hh"], s["u"]
-    phi = cells.ACTIVATIONS[s["activation"]]
+    phi = cells.get_activation(s["activation"])
     T, H = len(xs), len(u)
     drive = xs @ W_xh.T + (s["b_xh"] + s["b_hh"])   # all input terms at once: (T, H)
     Hs = np.empty((T, H))                            # hidden states h_1..h_T
