@@ -146,11 +146,13 @@ def test_step_matches_torch_cells(cell, activation, bias, dtype):
     mod, names = torch_cell(cell, activation, p, getattr(torch, np.dtype(dtype).name))
     tx = torch.tensor(p["x"], requires_grad=True)
     th = torch.tensor(p["h_prev"], requires_grad=True)
+    gen = torch.Generator().manual_seed(0)
+    upstream = (lambda t: torch.randn(t.shape, dtype=t.dtype, generator=gen))
     state, cache = step(cell, p, activation or "tanh")
     if cell == "lstm":
         tc = torch.tensor(p["c_prev"], requires_grad=True)
         h, c = mod(tx, (th, tc))
-        u, v = torch.randn_like(h), torch.randn_like(c)
+        u, v = upstream(h), upstream(c)
         torch.autograd.backward([h, c], [u, v])
         ours = backward(cell, (u.numpy(), v.numpy()), cache)
         assert np.abs(state[0] - h.detach().numpy()).max() < tol
@@ -158,7 +160,7 @@ def test_step_matches_torch_cells(cell, activation, bias, dtype):
         assert np.abs(ours["c_prev"] - tc.grad.numpy()).max() < tol
     else:
         h = mod(tx, th)
-        u = torch.randn_like(h)
+        u = upstream(h)
         h.backward(u)
         ours = backward(cell, u.numpy(), cache)
         assert np.abs(state - h.detach().numpy()).max() < tol
