@@ -166,6 +166,14 @@ def _check_grad(d, shape, dtype, name):
     return d.astype(dtype, copy=False)
 
 
+def _unpack(cache, size, forward):
+    """The cache tuple of ``forward``, or a clear TypeError for anything else."""
+    if not isinstance(cache, tuple) or len(cache) != size:
+        raise TypeError(f"cache must be the tuple returned by {forward}; got "
+                        f"{type(cache).__name__}")
+    return cache
+
+
 def _affine(v, W, b):
     """v @ W.T + b (b may be None): the matrix-vector product W v + b, one row per example."""
     a = v @ W.T
@@ -256,7 +264,7 @@ def rnn_step_backward(dh, cache):
     grads : dict
         ``W_xh``, ``W_hh`` and the biases that were given.
     """
-    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, phi, h = cache
+    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, phi, h = _unpack(cache, 8, "rnn_step_forward")
     dh = _check_grad(dh, h.shape, h.dtype, "dh")
     da = dh * phi.derivative_from_value(h)
     return _affine_backward(da, da, x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh)
@@ -373,7 +381,8 @@ def lstm_step_backward(dout, cache):
     (dh_prev, dc_prev) : tuple of ndarray, shape (B, H)
     grads : dict
     """
-    x, h_prev, c_prev, W_xh, W_hh, has_b_xh, has_b_hh, gates, tanh_c = cache
+    x, h_prev, c_prev, W_xh, W_hh, has_b_xh, has_b_hh, gates, tanh_c = _unpack(
+        cache, 9, "lstm_step_forward")
     if not isinstance(dout, (tuple, list)) or len(dout) != 2:
         raise TypeError("dout must be the pair (dh, dc) of upstream gradients; got "
                         f"{type(dout).__name__}")
@@ -479,7 +488,8 @@ def gru_step_backward(dh, cache):
     dh_prev : ndarray, shape (B, H)
     grads : dict
     """
-    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, ah, gates = cache
+    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, ah, gates = _unpack(cache, 8,
+                                                                  "gru_step_forward")
     dh = _check_grad(dh, h_prev.shape, h_prev.dtype, "dh")
     dax, dah, dh_prev = gru_gates_backward(dh, h_prev, ah, gates)
     dx, dh_prev_w, grads = _affine_backward(dax, dah, x, h_prev, W_xh, W_hh,

@@ -335,6 +335,16 @@ def test_bad_upstream_gradient(cell):
         fn((nan, nan) if cell == "lstm" else nan, cache)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_backward_refuses_a_foreign_cache(cell):
+    fn = {"rnn": cells.rnn_step_backward, "lstm": cells.lstm_step_backward,
+          "gru": cells.gru_step_backward}[cell]
+    dh = np.ones((B, H))
+    with pytest.raises(TypeError, match=rf"cache must be the tuple returned by "
+                                        rf"{cell}_step_forward; got dict"):
+        fn((dh, dh) if cell == "lstm" else dh, {"x": 1})
+
+
 def test_lstm_backward_needs_a_pair():
     _, cache = step("lstm", good("lstm"))
     with pytest.raises(TypeError, match=r"dout must be the pair \(dh, dc\)"):
