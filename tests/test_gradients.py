@@ -358,6 +358,11 @@ def test_lstm_forget_bias_keeps_the_gradient_alive():
     assert p[3] > 1e10 * p[0]
 
 
+# Rescaled to a spectral norm or radius, these draws are the same matrix as gaussian's or
+# xavier_uniform's (tested in test_init.py), so the sweep checks them with scale_by="none" only.
+_SAME_AFTER_RESCALING = {"xavier_normal", "he_normal", "he_uniform"}
+
+
 def _explorer_grid():
     # Every cell, activation, initialiser and scale_by at the ends of the explorer's range
     # (scale 0.25..4, T up to 500). LSTM and GRU ignore the activation: one is enough.
@@ -366,7 +371,8 @@ def _explorer_grid():
             for init_name in init.INIT_NAMES:
                 for scale in (0.25, 4.0):
                     for scale_by in init.SCALE_BY:
-                        yield cell, activation, init_name, scale, scale_by
+                        if scale_by == "none" or init_name not in _SAME_AFTER_RESCALING:
+                            yield cell, activation, init_name, scale, scale_by
 
 
 @pytest.mark.slow
