@@ -286,6 +286,7 @@ def test_corpus_stream_and_windows(corpus):
     (lambda: T.AddingProblem().sample(0), ValueError, "batch_size"),
     (lambda: T.AddingProblem().sample(4, seed=-1), ValueError, "seed"),
     (lambda: T.AddingProblem().sample(4, seed="a"), TypeError, "seed"),
+    (lambda: T.AddingProblem().sample(4, seed=None), TypeError, "same seed"),
     (lambda: T.AddingProblem().sample(4, batch_first=1), TypeError, "batch_first"),
     (lambda: T.empirical_baseline([1.0], "mae"), ValueError, "loss"),
 ])

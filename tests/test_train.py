@@ -14,15 +14,6 @@ from rnn_tutor.train import (BOOK_BUILD_ENV, GradientExplosionWarning, History, 
 ADD = tasks.AddingProblem(10)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: one thread is as fast and does not fight other work for the cores
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _model(task=ADD, cell="gru", hidden=8, **kw):
     return models.for_task(task, cell, hidden, seed=0, **kw)
 

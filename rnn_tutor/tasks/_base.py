@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validate import check_choice, check_positive_int
+from ..init import rng_from_seed
 
 __all__ = ["Batch", "Task", "as_rng", "empirical_baseline", "nats_to_bits", "perplexity",
            "describe_nats"]
@@ -20,16 +21,13 @@ def as_rng(seed) -> np.random.Generator:
     """Return a NumPy Generator from an int seed or pass a Generator through.
 
     The same int always gives the same data; a Generator lets a caller draw many
-    batches from one stream.
+    batches from one stream. Unlike ``rnn_tutor.init.rng_from_seed``, None is refused:
+    a task's data must be reproducible.
     """
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        if seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {seed}")
-        return np.random.default_rng(int(seed))
-    raise TypeError(f"seed must be a non-negative int or a numpy.random.Generator; got "
-                    f"{seed!r} ({type(seed).__name__})")
+    if seed is None:
+        raise TypeError("seed must be a non-negative int or a numpy.random.Generator; got "
+                        "None (tasks need a seed so that the same seed gives the same data)")
+    return rng_from_seed(seed)
 
 
 def _check_range(value, name: str, low: int = 0) -> tuple[int, int]:
