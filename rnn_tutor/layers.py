@@ -520,9 +520,6 @@ class RecurrentNetwork:
         h_n = np.stack(finals)
         return h_n[:, 0] if unbatched else h_n
 
-    def _split_dstate(self, d_h_n, k):
-        return d_h_n[k]
-
     def backward(self, d_output, d_h_n=None, window=None):
         """Back-propagate through the last :meth:`forward` call.
 
@@ -560,7 +557,7 @@ class RecurrentNetwork:
                 k = layer * dirs + direction
                 cache = info["caches"][k]
                 dstate = (_zeros_state(self._cell, B, H, self.dtype) if d_states is None
-                          else self._split_dstate(d_states, k))
+                          else self._state_at(d_states, k))
                 dout = d_seq[:, :, direction * H:(direction + 1) * H]
                 dx, d_state0s[k], g = _unroll_backward(dout, cache, dstate, window)
                 d_input = dx if d_input is None else d_input + dx
@@ -682,8 +679,6 @@ class LSTM(RecurrentNetwork):
 
     def _state_at(self, states, k):
         return states[0][k], states[1][k]
-
-    _split_dstate = _state_at
 
     def _stack_finals(self, finals, unbatched):
         h_n = super()._stack_finals([h for h, _ in finals], unbatched)
