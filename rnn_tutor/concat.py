@@ -113,16 +113,25 @@ def _check_dict(params, keys, name):
             for k in keys}
 
 
-def _check_concat(params, input_size):
-    """Validated i2h/i2o parameters for input size D: W_i2h (H, D+H), W_i2o (O, D+H)."""
+def _check_concat(params, input_size=None):
+    """Validated i2h/i2o parameters and D: W_i2h (H, D+H), W_i2o (O, D+H).
+
+    Without ``input_size``, D is read off W_i2h's shape (its columns beyond H).
+    """
     p = _check_dict(params, CONCAT_KEYS, "params")
-    D = check_positive_int(input_size, "input_size")
     H, O = p["W_i2h"].shape[0], p["W_i2o"].shape[0]
+    if input_size is None:
+        D = p["W_i2h"].shape[1] - H
+        if D < 1:
+            raise ValueError("params['W_i2h'] must have shape (H, D + H) with D >= 1 input "
+                             f"columns; got {p['W_i2h'].shape}")
+    else:
+        D = check_positive_int(input_size, "input_size")
     check_shape(p["W_i2h"], (H, D + H), "params['W_i2h']")
     check_shape(p["b_i2h"], (H,), "params['b_i2h']")
     check_shape(p["W_i2o"], (O, D + H), "params['W_i2o']")
     check_shape(p["b_i2o"], (O,), "params['b_i2o']")
-    return p
+    return p, D
 
 
 def concat_to_split(params, input_size):
@@ -135,8 +144,7 @@ def concat_to_split(params, input_size):
     input_size : int
         D, where the columns of x end and those of h begin.
     """
-    p = _check_concat(params, input_size)
-    D = p["W_i2h"].shape[1] - p["W_i2h"].shape[0]
+    p, D = _check_concat(params, input_size)
     return {"W_xh": p["W_i2h"][:, :D].copy(), "W_hh": p["W_i2h"][:, D:].copy(),
             "b_h": p["b_i2h"].copy(),
             "W_xy": p["W_i2o"][:, :D].copy(), "W_hy": p["W_i2o"][:, D:].copy(),
@@ -163,12 +171,8 @@ def concat_rnn_forward(x, h0, params, activation="linear"):
     x is (T, B, D), h0 (B, H) or None (zeros); returns ``(y, h_T)``, y (T, B, O).
     """
     phi = get_activation(activation)
-    p = _check_dict(params, CONCAT_KEYS, "params")
-    H, D = p["W_i2h"].shape[0], p["W_i2h"].shape[1] - p["W_i2h"].shape[0]
-    if D < 1:
-        raise ValueError("params['W_i2h'] must have shape (H, D + H) with D >= 1 input "
-                         f"columns; got {p['W_i2h'].shape}")
-    _check_concat(p, D)
+    p, D = _check_concat(params)
+    H = p["W_i2h"].shape[0]
     x = as_float_array(x, "x", ndim=3)
     check_shape(x, (None, None, D), "x")
     h = np.zeros((x.shape[1], H), dtype=x.dtype) if h0 is None else as_float_array(h0, "h0")
