@@ -93,6 +93,11 @@ class History:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def show(self, title: str | None = None) -> None:
+        """Display :meth:`figure` through ``rnn_tutor.plots.show`` (renders in the book)."""
+        from .plots import show
+        show(self.figure(title))
+
     def figure(self, title: str | None = None):
         """A plotly ``go.Figure``: loss (with the baseline), gradient norm, weight norm.
 
@@ -118,6 +123,8 @@ class History:
         if self.clip_norm is not None:
             fig.add_trace(go.Scatter(x=self.step, y=self.grad_norm_clipped,
                                      name="after clipping", line=dict(width=1)), row=2, col=1)
+            fig.add_hline(y=self.clip_norm, line_dash="dot", line_color="gray",
+                          annotation_text="clip_norm", row=2, col=1)
         fig.add_trace(go.Scatter(x=self.step, y=self.weight_norm, name="weight norm",
                                  line=dict(width=1)), row=3, col=1)
         fig.update_yaxes(type="log", row=2, col=1)

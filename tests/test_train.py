@@ -177,6 +177,7 @@ def test_history_figure_and_dict():
     d = h.to_dict()
     assert d["loss"] == h.loss and d["config"]["clip_norm"] == 0.5
     assert isinstance(History().figure(), go.Figure)  # an empty history plots too
+    h.show()  # through rnn_tutor.plots.show
 
 
 def test_progress_modes(monkeypatch, capsys):
