@@ -254,7 +254,8 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
           clip_norm: float | None = None, clip_value: float | None = None,
           seq_len: int = 64, carry_state: bool = True, eval_every: int | None = None,
           eval_size: int = 1024, seed: int = 0, detect: bool = True,
-          spike_factor: float = 100.0, growth_factor: float = 2.0, warmup: int = 20,
+          spike_factor: float = 100.0, spike_min: float = 10.0,
+          growth_factor: float = 2.0, warmup: int = 20,
           time_limit: float | None = None, clock: str = "wall",
           stop_below: float | None = None, progress="auto", device=None,
           deterministic: bool = True, threads: int | None = 1) -> History:
@@ -287,10 +288,12 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
         initialisation and settings give the same history on the same machine.
     detect : bool
         Stop on the signs of exploding gradients (see below).
-    spike_factor, growth_factor, warmup :
+    spike_factor, spike_min, growth_factor, warmup :
         The detector stops when the loss or the gradient is NaN or inf; when, after
-        ``warmup`` steps, the (clipped) gradient norm exceeds ``spike_factor`` times
-        its average over the last 50 steps; or when the weight norm grows more than
+        ``warmup`` steps, the (clipped) gradient norm exceeds both ``spike_factor`` times
+        its average over the last 50 steps and ``spike_min`` (a converged model has tiny
+        gradients, and one hard batch then gives a harmless but relatively huge one);
+        or when the weight norm grows more than
         ``growth_factor``-fold in one step while its root-mean-square entry exceeds 1
         (growth from a tiny initialisation is normal). NaN/inf are caught before the
         optimiser step; a weight jump after it.
@@ -340,6 +343,7 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
     eval_size = check_positive_int(eval_size, "eval_size")
     seed = check_nonnegative_int(seed, "seed")
     spike_factor = check_positive_float(spike_factor, "spike_factor")
+    spike_min = check_positive_float(spike_min, "spike_min", allow_zero=True)
     growth_factor = check_positive_float(growth_factor, "growth_factor")
     if growth_factor <= 1:
         raise ValueError(f"growth_factor must be > 1; got {growth_factor}")
@@ -437,7 +441,7 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
                 else:
                     g_used = g
                 if (detect and message is None and step > warmup and recent
-                        and g_used > spike_factor * np.mean(recent)):
+                        and g_used > max(spike_factor * np.mean(recent), spike_min)):
                     message = (f"stopped at step {step}: the gradient norm {g_used:.4g} is "
                                f"{g_used / np.mean(recent):.0f} times its average over the "
                                f"last {len(recent)} steps ({np.mean(recent):.3g}), a sign of "

@@ -110,6 +110,21 @@ def test_stops_on_gradient_spike():
     assert len(h.loss) == 40 and "step 40" in h.stopped
 
 
+def test_small_spike_of_a_converged_model_is_not_flagged():
+    # gradients scaled by 1e-4 for 39 steps, then normal ones: a 10^4-fold jump that
+    # stays below spike_min, as when a converged model meets one hard batch
+    def run(**kw):
+        m = _model()
+        m.register_forward_hook(_Sabotage(1, lambda y: y * 1e-4))
+        m.register_forward_hook(_Sabotage(40, lambda y: y * 1e4))  # undo from step 40
+        return train(m, ADD, steps=41, batch_size=8, progress=False, warmup=10, **kw)
+    quiet = run()
+    assert quiet.reason == "steps"
+    assert quiet.grad_norm[39] > 100 * np.mean(quiet.grad_norm[:39]) and quiet.grad_norm[39] < 10
+    with pytest.warns(GradientExplosionWarning, match="times its average"):
+        assert run(spike_min=0.0).reason == "explosion"
+
+
 def test_spike_is_not_flagged_when_clipping_tames_it():
     m = _model()
     m.register_forward_hook(_Sabotage(40, lambda y: y * 1e4))
