@@ -304,3 +304,26 @@ def test_slider_check_detects_a_slider_that_changes_nothing(browser, frames_diff
         context.close()
     assert active != 0, "the drag did not move the slider"
     assert (after != before) == frames_differ
+
+
+def test_search_and_dark_mode_work_offline(browser, book_server):
+    """Sphinx's search runs in the page from searchindex.js; the theme switch sets dark."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(book_server + "search.html?q=gradient", wait_until="load")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#search-results li').length > 0",
+            timeout=30_000)
+        hits = page.eval_on_selector_all("#search-results li a", "els => els.map(e => e.href)")
+        assert any("notebooks/" in h or "book/" in h for h in hits), hits
+
+        page.goto(book_server + "book/intro.html", wait_until="load")
+        modes = []
+        for _ in range(3):  # the switch cycles through light, dark and system settings
+            page.locator(".theme-switch-button").first.click()
+            modes.append(page.evaluate("() => document.documentElement.dataset.mode"))
+        assert "dark" in modes, modes
+        page.locator(".theme-switch-button").first.click()
+    finally:
+        context.close()
