@@ -50,7 +50,7 @@ def as_float_array(a, name: str, ndim: int | Sequence[int] | None = None,
             raise TypeError(f"{name} must be an array of floats; got {type(a).__name__} "
                             f"that NumPy cannot turn into an array ({err})") from None
     if not np.issubdtype(arr.dtype, np.floating):
-        raise TypeError(f"{name} must be a floating-point array (float32 or float64); got "
+        raise TypeError(f"{name} must be a floating-point array (e.g. float32 or float64); got "
                         f"dtype {arr.dtype}. Convert it with np.asarray({name}, dtype=float).")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, numbers.Integral) else tuple(ndim)
