@@ -24,6 +24,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--disable-quic"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "book: reads the built book (_build/html, _build_student/html); "
+        "fails when a build is missing")
+
+
 def html_pages(html_dir: Path) -> list[str]:
     """Every built page, as a path relative to ``html_dir`` (assets excluded)."""
     if not html_dir.is_dir():

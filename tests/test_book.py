@@ -73,6 +73,7 @@ def _plain_phrase(body: str) -> str | None:
 
 
 # ---------------------------------------------------------------- student edition
+@pytest.mark.book
 def test_student_edition_has_no_solution(book_html, student_html):
     blocks = _solution_blocks()
     assert blocks, "the book has no {solution} block at all: the student edition is untested"
@@ -115,6 +116,7 @@ def test_deep_merge_recurses_without_mutating():
 
 
 # ---------------------------------------------------------------- weight and origin
+@pytest.mark.book
 def test_chapter_pages_are_light(book_html):
     weights = dict(build_book.page_weights(book_html))
     chapters = {p: w for p, w in weights.items() if p.startswith("notebooks/")}
@@ -129,6 +131,7 @@ _EXTERNAL_LOAD = re.compile(
     r"""|@import\s+(?:url\()?["']?\s*(?:https?:)?//""", re.I)
 
 
+@pytest.mark.book
 @pytest.mark.parametrize("edition", ["book", "student"])
 def test_no_page_loads_anything_from_another_host(edition, book_html, student_html):
     html_dir = book_html if edition == "book" else student_html
@@ -145,6 +148,7 @@ def test_no_page_loads_anything_from_another_host(edition, book_html, student_ht
     assert not offenders, "pages load resources from other hosts:\n" + "\n".join(offenders)
 
 
+@pytest.mark.book
 def test_vendor_assets_are_the_installed_packages(book_html):
     served = book_html / "_static"
     for target, src in offline_assets.sources().items():
@@ -159,6 +163,7 @@ def test_vendor_assets_are_the_installed_packages(book_html):
     assert mathjax, "no page loads the book's own MathJax"
 
 
+@pytest.mark.book
 def test_pages_with_figures_load_plotly_from_the_book(book_html):
     pages = [p for p in html_pages(book_html)
              if "plotly-graph-div" in (book_html / p).read_text()]
@@ -174,6 +179,7 @@ def test_pages_with_figures_load_plotly_from_the_book(book_html):
 
 
 # ---------------------------------------------------------------- rendering problems
+@pytest.mark.book
 def test_no_docutils_problems_in_pages(book_html):
     """Docstring or markup errors that docutils renders inline instead of warning."""
     bad = []
@@ -186,6 +192,7 @@ def test_no_docutils_problems_in_pages(book_html):
                      "``|x|``):\n" + "\n".join(bad))
 
 
+@pytest.mark.book
 def test_no_widget_manager_needed(book_html):
     """Live widgets are not rendered in the static book; nothing may try to load them."""
     for p in html_pages(book_html):
@@ -229,12 +236,14 @@ def test_toc_lists_existing_pages_and_every_chapter():
     assert not missing, f"chapters missing from _toc.yml: {missing}"
 
 
+@pytest.mark.book
 def test_every_toc_page_was_built(book_html):
     for f in _toc_files():
         assert (book_html / f"{f}.html").is_file(), f"{f} is in _toc.yml but was not built"
 
 
 # ---------------------------------------------------------------- reader features
+@pytest.mark.book
 def test_chapters_have_launch_download_and_repository_buttons(book_html):
     org_repo = REPO_URL.rstrip("/").split("github.com/")[1]
     chapters = [p for p in html_pages(book_html) if p.startswith("notebooks/")]
