@@ -197,9 +197,9 @@ def show(fig: go.Figure) -> None:
     display(mime_bundle(fig), raw=True)
 
 
-def _finite_extent(arrays, log: bool):
+def _finite_extent(arrays, log: bool, include_zero: bool = False):
     """(lo, hi) over the finite (and, for a log axis, positive) entries, or None."""
-    lo, hi = math.inf, -math.inf
+    lo, hi = (0.0, 0.0) if include_zero and not log else (math.inf, -math.inf)
     for a in arrays:
         try:
             v = np.asarray(a, dtype=float).ravel()
@@ -300,9 +300,13 @@ def slider_figure(values: Sequence[float], traces: Callable[[float], Sequence],
             ax = getattr(fig.layout, axis)
             if ax.range is not None:
                 continue
-            extent = _finite_extent(
-                (getattr(tr, key, None) for fr in frames for tr in fr.data
-                 if getattr(tr, key, None) is not None), log=ax.type == "log")
+            with_data = [tr for fr in frames for tr in fr.data
+                         if getattr(tr, key, None) is not None]
+            # Bars grow from zero: keep zero on their value axis.
+            bars = any(tr.type == "bar" and (tr.orientation == "h") == (key == "x")
+                       for tr in with_data)
+            extent = _finite_extent((getattr(tr, key) for tr in with_data),
+                                    log=ax.type == "log", include_zero=bars)
             if extent is not None:
                 ax.range = extent
     steps = [{

@@ -56,6 +56,14 @@ def test_slider_figure_fixes_axes_over_all_frames():
     assert free.layout.yaxis.range is None
 
 
+def test_slider_figure_keeps_zero_on_a_bar_axis():
+    fig = plots.slider_figure([2.0, 3.0], lambda v: [go.Bar(x=["a", "b"], y=[v, v + 1])],
+                              label="v")
+    lo, hi = fig.layout.yaxis.range
+    assert lo <= 0 and hi >= 4
+    assert fig.layout.xaxis.range is None  # categories: plotly chooses
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"values": []}, ValueError, "at least one"),
     ({"values": [[1.0, 2.0]]}, ValueError, "1 dimensions"),
