@@ -100,10 +100,12 @@ class RecurrentNet(nn.Module):
     seed : int or None
         Seeds the initialisation (without touching the global torch RNG).
 
+    Notes
+    -----
     ``forward(x, hx=None)`` takes x of shape (T, B, input_size) floats or (T, B) ids
-    and returns ``(y, h_n)`` like ``torch.nn.RNN``: y is (B, output_size) for
-    "last" or (T, B, output_size) for "sequence"; h_n is the final state (a pair
-    (h_n, c_n) for an LSTM), to carry across windows of a long text.
+    (torch tensors) and returns ``(y, h_n)`` like ``torch.nn.RNN``: y is
+    (B, output_size) for "last" or (T, B, output_size) for "sequence"; h_n is the final
+    state (a pair (h_n, c_n) for an LSTM), to carry across windows of a long text.
     """
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, *,
@@ -182,6 +184,9 @@ class RecurrentNet(nn.Module):
                 p.copy_(torch.as_tensor(W, dtype=p.dtype))
 
     def _inputs(self, x):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch tensor; got {type(x).__name__} (use "
+                            f"batch.torch() or torch.as_tensor(x))")
         if self.input_kind == "tokens":
             if x.dtype not in (torch.int64, torch.int32):
                 raise TypeError(f"token inputs must be int64 ids; got dtype {x.dtype}")

@@ -236,6 +236,22 @@ def evaluate(model, task, batch=None, size: int = 1024, seed=0) -> dict:
     return {"loss": loss, "accuracy": acc}
 
 
+def _check_fits(model, task):
+    """For a RecurrentNet, say at once (naming both) when it was built for another task."""
+    from .models import RecurrentNet
+    if not isinstance(model, RecurrentNet):
+        return
+    pairs = (("input_kind", model.input_kind, task.input_kind),
+             ("input_size", model.input_size, task.input_size),
+             ("output_size", model.output_size, task.output_size),
+             ("output/target", model.output, task.target))
+    bad = [f"{name} {m!r} vs {t!r}" for name, m, t in pairs if m != t]
+    if bad:
+        raise ValueError(f"the model does not fit {task!r} (model vs task: "
+                         f"{'; '.join(bad)}); build it with "
+                         f"rnn_tutor.models.for_task(task, ...)")
+
+
 def _progress_mode(progress):
     if progress is False or progress is None:
         return None
@@ -323,6 +339,7 @@ def train(model, task, *, steps: int = 500, batch_size: int = 64, lr: float = 1e
                         f"got {type(task).__name__}")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    _check_fits(model, task)
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     lr = check_positive_float(lr, "lr")

@@ -148,6 +148,8 @@ def test_bad_model_arguments(kwargs, error, match):
 
 def test_bad_inputs_and_other_errors():
     m = models.RecurrentNet(3, 4, 2)
+    with pytest.raises(TypeError, match="torch tensor"):
+        m(np.zeros((5, 2, 3), dtype=np.float32))
     with pytest.raises(ValueError, match=r"shape \(T, B, 3\)"):
         m(torch.zeros(5, 2, 4))
     with pytest.raises(TypeError, match="floating point"):

@@ -244,5 +244,17 @@ def test_bad_task_or_model():
     with pytest.raises(TypeError, match="rnn_tutor.tasks"):
         evaluate(_model(), object())
     copy = tasks.CopyTask(3, 2, 3)
-    with pytest.raises(ValueError, match="for_task"):  # a sequence-to-one model for seq2seq
+    with pytest.raises(ValueError, match="output/target 'last' vs 'sequence'"):
         train(models.RecurrentNet(5, 4, 4, input_kind="tokens"), copy, progress=False)
+    with pytest.raises(ValueError, match="input_kind 'tokens' vs 'real'"):
+        train(_model(copy), ADD, progress=False)
+
+    class Plain(torch.nn.Module):  # not a RecurrentNet: the loss check names the shapes
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 3)
+
+        def forward(self, x):
+            return self.lin(x[-1])
+    with pytest.raises(ValueError, match=r"output has shape \(64, 3\)"):
+        train(Plain(), ADD, progress=False)

@@ -80,18 +80,24 @@ class Batch:
 class Task:
     """A seeded sequence task with a closed-form chance-level baseline.
 
-    Attributes every task sets
-    --------------------------
-    input_kind : "real" (float inputs of size ``input_size``) or "tokens" (int64 ids
-        below ``input_size``, i.e. the vocabulary size).
+    Attributes
+    ----------
+    input_kind : str
+        "real" (float inputs of size ``input_size``) or "tokens" (int64 ids below
+        ``input_size``, the vocabulary size).
     input_size : int
-    output_size : int, 1 for regression, the number of classes otherwise.
-    loss : "mse" or "cross_entropy" (nats).
-    target : "last" (one target per sequence, shape (B,) or (B, 1)) or "sequence"
-        (one target per step, shape (T, B)).
-    baseline : float, the loss of the best predictor that remembers nothing (it may
-        know the time step, but no input content), in the units of ``loss``.
-    baseline_accuracy : float or None, that predictor's accuracy.
+    output_size : int
+        1 for regression, the number of classes otherwise.
+    loss : str
+        "mse" or "cross_entropy" (nats).
+    target : str
+        "last" (one target per sequence, shape (B,) or (B, 1)) or "sequence" (one
+        target per step, shape (T, B)).
+    baseline : float
+        The loss of the best predictor that remembers nothing (it may know the time
+        step, but no input content), in the units of ``loss``.
+    baseline_accuracy : float or None
+        That predictor's accuracy.
     """
 
     input_kind = "real"

@@ -108,19 +108,19 @@ class CharCorpus:
     modules (no module is held out whole). Each split is its documents joined by a
     blank line.
 
+    Baselines (``baselines()``) are all fitted on train and evaluated on validation, in
+    nats per character (bits per char = nats / ln 2, perplexity = exp(nats)). The
+    uniform model's loss is ln V. The unigram, bigram and trigram models are add-k
+    smoothed character n-grams, P(c given ctx) = (n(ctx, c) + k) / (n(ctx) + k V), with
+    k chosen on a development slice of the training documents, then refitted on all of
+    train, and scored on the same validation positions (from the third character on).
+
     Attributes
     ----------
-    vocabulary : str, the alphabet (``ALPHABET``); ``vocab_size`` its length.
-    train, valid : str, the two splits; ``train_ids``/``valid_ids`` as int64 arrays.
-
-    Baselines (``baselines()``), all fitted on train and evaluated on validation, in
-    nats per character (bits per char = nats / ln 2, perplexity = exp(nats)):
-
-    - uniform: ln V, the loss of guessing every character equally likely;
-    - unigram, bigram, trigram: add-k smoothed character n-gram models,
-      P(c | ctx) = (n(ctx, c) + k) / (n(ctx) + k V), with k chosen on a development
-      slice of the training documents, then refitted on all of train.
-      Scored on the same validation positions (from the third character on).
+    vocabulary : str
+        The alphabet (``ALPHABET``); ``vocab_size`` is its length.
+    train, valid : str
+        The two splits as text; ``train_ids`` and ``valid_ids`` as int64 arrays.
     """
 
     input_kind = "tokens"

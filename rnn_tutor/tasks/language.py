@@ -131,10 +131,8 @@ class LateSentiment(Task):
     targets (L, B): a tagger must say at each word how the sentence ends, which needs the
     right-hand context. Otherwise targets (B,) (sequence-to-one).
 
-    Baselines (nats)
-    ----------------
-    ``baseline`` = ln 2 (accuracy 1/2): the label is a fair coin, independent of
-    everything but the last two words.
+    **Baselines (nats).** ``baseline`` = ln 2 (accuracy 1/2): the label is a fair coin,
+    independent of everything but the last two words.
 
     ``causal_baseline`` = ln 2 * (L - 1) / L (per-token; 0 for sequence-to-one, where a
     left-to-right model answers after reading everything): the best any left-to-right

@@ -19,10 +19,8 @@ class AddingProblem(Task):
     else 0); the target, given once at the end, depends only on the two marked values
     X1 and X2. Inputs have shape (T, B, 2), float32; targets (B, 1), float32.
 
-    Variants
-    --------
-    ``"le"`` (Le, Jaitly & Hinton 2015): values uniform on [0, 1], one marker in each
-    half of the sequence, target X1 + X2. **Baseline MSE 1/6**: a predictor that
+    **Variants.** ``"le"`` (Le, Jaitly & Hinton 2015): values uniform on [0, 1], one
+    marker in each half of the sequence, target X1 + X2. **Baseline MSE 1/6**: a predictor that
     remembers nothing outputs a constant; the best constant is E[X1 + X2] = 1, and its
     MSE is Var(X1 + X2) = 2 Var(U[0,1]) = 2/12 = 1/6.
 
@@ -30,8 +28,8 @@ class AddingProblem(Task):
     among the first 10 steps, second among the first T/2 (distinct), target
     0.5 + (X1 + X2)/4; a prediction counts as correct when its absolute error is below
     ``tolerance`` = 0.04. **Baseline MSE 1/24**: the best constant is 0.5 and its MSE is
-    Var(X1 + X2)/16 = (2/3)/16. Its accuracy is P(|X1 + X2| < 0.16) = 0.16 - 0.16**2/4 =
-    0.1536 (X1 + X2 has the triangular density (2 - |s|)/4 on [-2, 2]). We keep the core
+    Var(X1 + X2)/16 = (2/3)/16. Its accuracy is P(abs(X1 + X2) < 0.16) = 0.16 - 0.16**2/4 =
+    0.1536 (X1 + X2 has the triangular density (2 - abs(s))/4 on [-2, 2]). We keep the core
     of the original task and drop its extra end-of-sequence markers.
     """
 
