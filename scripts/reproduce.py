@@ -50,6 +50,16 @@ def _row(experiment, label, seed, hist, **extra):
             "cpu_seconds": round(hist.cpu_seconds, 1), "config": hist.config, **extra}
 
 
+def _compare(experiment, task, recipes, seed, common, metric):
+    """Train one H=64 model per recipe {label: (cell, model kwargs)}; rows, final losses."""
+    rows, final = [], {}
+    for label, (cell, model_kwargs) in recipes.items():
+        _, h = _run(task, cell, 64, seed, model=model_kwargs, **common)
+        final[cell] = h.final_eval_loss
+        rows.append(_row(experiment, label, seed, h, baseline=task.baseline, metric=metric))
+    return rows, final
+
+
 # -- the experiments ------------------------------------------------------------
 # Each returns (rows, claims): claims are (text, holds) pairs checked for this seed.
 
@@ -62,12 +72,7 @@ def adding(seed):
     recipes = {"LSTM (H=64, forget bias 1)": ("lstm", dict(forget_bias=1.0)),
                "GRU (H=64)": ("gru", {}),
                "tanh RNN (H=64, Gaussian init N(0, 1/H))": ("rnn", dict(init="gaussian"))}
-    rows, mse = [], {}
-    for label, (cell, mkw) in recipes.items():
-        _, h = _run(task, cell, 64, seed, model=mkw, **common)
-        mse[cell] = h.final_eval_loss
-        rows.append(_row("adding", label, seed, h, baseline=task.baseline,
-                         metric="eval MSE"))
+    rows, mse = _compare("adding", task, recipes, seed, common, "eval MSE")
     b = task.baseline
     claims = [(f"LSTM MSE < baseline/10 ({b / 10:.4f})", mse["lstm"] < b / 10),
               (f"GRU MSE < baseline/10 ({b / 10:.4f})", mse["gru"] < b / 10),
@@ -80,13 +85,9 @@ def copy(seed):
     task = tasks.CopyTask(T=20, K=3, alphabet_size=8)
     common = dict(steps=1500, batch_size=64, lr=1e-2, clip_norm=1.0, eval_every=250,
                   eval_size=1000)
-    rows, loss = [], {}
-    for label, cell, mkw in (("LSTM (H=64, forget bias 1)", "lstm", dict(forget_bias=1.0)),
-                             ("tanh RNN (H=64)", "rnn", {})):
-        _, h = _run(task, cell, 64, seed, model=mkw, **common)
-        loss[cell] = h.final_eval_loss
-        rows.append(_row("copy", label, seed, h, baseline=task.baseline,
-                         metric="eval nats/step"))
+    recipes = {"LSTM (H=64, forget bias 1)": ("lstm", dict(forget_bias=1.0)),
+               "tanh RNN (H=64)": ("rnn", {})}
+    rows, loss = _compare("copy", task, recipes, seed, common, "eval nats/step")
     b = task.baseline
     claims = [(f"LSTM loss < baseline/2 ({b / 2:.4f})", loss["lstm"] < b / 2),
               (f"tanh RNN loss > 0.9 x baseline ({0.9 * b:.4f})", loss["rnn"] > 0.9 * b)]
@@ -231,7 +232,20 @@ def main(argv=None):
     parser.add_argument("--only", nargs="+", choices=list(EXPERIMENTS), default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=ROOT / "results")
+    parser.add_argument("--merge", type=Path, default=None,
+                        help="no training: add the experiments of this JSON that the "
+                             "output JSON lacks, and rewrite the markdown")
     args = parser.parse_args(argv)
+    out_json = args.out / "reproductions.json"
+    if args.merge is not None:
+        result = json.loads(out_json.read_text())
+        extra = json.loads(args.merge.read_text())["experiments"]
+        merged = {**extra, **result["experiments"]}
+        result["experiments"] = {k: merged[k] for k in EXPERIMENTS if k in merged}
+        out_json.write_text(json.dumps(result, indent=1, default=float) + "\n")
+        (args.out / "reproductions.md").write_text(markdown(result))
+        print(f"merged {sorted(extra)} into {out_json}")
+        return 0
     names = args.only or list(EXPERIMENTS)
     torch.set_num_threads(1)
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -240,7 +254,6 @@ def main(argv=None):
                            "numpy": np.__version__, "rnn_tutor": rnn_tutor.__version__,
                            "machine": platform.machine(), "cpus": os.cpu_count()},
               "experiments": {}}
-    out_json = args.out / "reproductions.json"
     ok = True
     for name in names:
         fn = EXPERIMENTS[name]
