@@ -150,7 +150,7 @@ def exploding(seed):
     common = dict(steps=600, batch_size=32, lr=0.1, optimizer="sgd", eval_size=1000,
                   model=dict(init="gaussian", init_scale=2.0))
     rows, hists = [], {}
-    for label, clip in (("tanh RNN, ||W_hh|| = 2, SGD, no clipping", None),
+    for label, clip in (("tanh RNN, W_hh spectral norm 2, SGD, no clipping", None),
                         ("same, clip_norm = 1", 1.0)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GradientExplosionWarning)
@@ -217,6 +217,10 @@ def markdown(result) -> str:
                           + f". Corpus: {r['corpus']}. Beats the trigram: "
                           f"{r['beats_trigram']}."]
                 break
+        stops = [r for r in exp["rows"] if r.get("stopped")]
+        if stops:
+            lines += ["", "Why the detector stopped:", ""]
+            lines += [f"- {r['model']}, seed {r['seed']}: {r['stopped']}" for r in stops]
         lines += ["", "Claims (all seeds):", ""]
         for text, holds in exp["claims"].items():
             verdict = ("holds" if all(holds) else "NOT REPRODUCED" if
