@@ -27,14 +27,18 @@ book: setup
 student: setup
 	$(BIN)/python scripts/build_book.py --student
 
+# Two pytest workers on two cores: one BLAS/OpenMP thread each, or torch's idle threads
+# spin-wait against the other worker and every step slows down many times over.
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope
+
 test: setup browser
 	$(BIN)/python scripts/build_book.py
 	$(BIN)/python scripts/build_book.py --student
-	$(BIN)/python -m pytest -n 2 --dist loadscope tests
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -n 2 --dist loadscope notebooks
+	$(PYTEST) tests
+	$(PYTEST) --nbval-lax --nbval-current-env notebooks
 
 test-fast: setup
-	$(BIN)/python -m pytest -n 2 --dist loadscope -m "not browser" tests
+	$(PYTEST) -m "not browser and not book" tests
 
 bench: setup
 	$(BIN)/python scripts/bench.py
