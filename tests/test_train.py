@@ -258,3 +258,15 @@ def test_bad_task_or_model():
             return self.lin(x[-1])
     with pytest.raises(ValueError, match=r"output has shape \(64, 3\)"):
         train(Plain(), ADD, progress=False)
+
+
+def test_late_sentiment_needs_the_right_hand_context():
+    # a left-to-right tagger cannot beat the causal baseline; a bidirectional one can
+    task = tasks.LateSentiment(clauses=2)
+    losses = {}
+    for bi, steps in ((False, 150), (True, 300)):
+        m = models.for_task(task, "gru", 16, bidirectional=bi, embedding_dim=8, seed=0)
+        losses[bi] = train(m, task, steps=steps, batch_size=64, lr=1e-2, progress=False,
+                           eval_size=1000).final_eval_loss
+    assert losses[False] > task.causal_baseline - 0.02  # 1000 sequences: sampling slack
+    assert losses[True] < 0.1 * task.causal_baseline
