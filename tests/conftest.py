@@ -24,6 +24,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--disable-quic"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Run torch on one thread in every test: the tests use tiny tensors, and on a busy
+    2-core machine torch's idle OpenMP threads spin-wait against the other pytest worker
+    (a 2-thread float32 LSTM call on 3x2x3 inputs took 1 s instead of 5 ms)."""
+    import torch
+
+    torch.set_num_threads(1)
+    yield
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "book: reads the built book (_build/html, _build_student/html); "

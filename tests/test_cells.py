@@ -21,14 +21,6 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 FD_TOL = 1e-6        # relative error between analytic and central-difference gradients
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny torch ops on a loaded 2-core machine: one thread avoids OpenMP spin-waiting
-    (a 2-thread float32 LSTM call on 3x2x3 inputs took 1 s instead of 5 ms)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def make_params(cell, rng, bias=True, batch=B, in_size=D, hidden=H, dtype=np.float64):

@@ -17,14 +17,6 @@ from rnn_tutor.gradients import numerical_gradient, rel_error
 NONLINEARITIES = ["linear", "tanh", "relu", "sigmoid"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny torch ops on a loaded 2-core machine: one thread avoids OpenMP spin-waiting
-    (a 2-thread float32 LSTM call on 3x2x3 inputs took 1 s instead of 5 ms)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def torch_run(model, x, h0, seed=0):

@@ -89,14 +89,6 @@ GRID = list(itertools.product(KINDS, [1, 2], [False, True], [False, True], [True
 SHAPES = [(1, 3), (4, 1), (3, 2)]     # (T, B): a single step and a single example included
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny torch ops on a loaded 2-core machine: one thread avoids OpenMP spin-waiting
-    (a 2-thread float32 LSTM call on 3x2x3 inputs took 1 s instead of 5 ms)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.mark.parametrize("T,B", SHAPES)

@@ -10,13 +10,6 @@ TASKS = [tasks.AddingProblem(12), tasks.CopyTask(4, 2, 3), tasks.Agreement((0, 6
          tasks.LateSentiment(), tasks.SequentialDigits("rows")]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: one thread is as fast and does not fight other work for the cores
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "rnn_relu", "lstm", "gru"])
