@@ -38,7 +38,7 @@ test: setup browser
 	$(PYTEST) --nbval-lax --nbval-current-env notebooks
 
 test-fast: setup
-	$(PYTEST) -m "not browser and not book" tests
+	$(PYTEST) -m "not browser and not book and not slow" tests
 
 bench: setup
 	$(BIN)/python scripts/bench.py
