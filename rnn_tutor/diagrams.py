@@ -1,0 +1,218 @@
+"""Box-and-arrow diagrams of recurrent networks, drawn with plotly (no image files).
+
+Chapter 1 uses them for the input-output structures of a recurrent network and for the
+network unrolled in time. Boxes are square markers coloured by kind (``"x"`` input,
+``"h"`` hidden state, ``"y"`` output, see :data:`NODE_COLORS`); arrows are plotly
+annotations that stop at the boxes' edges. Show a figure with
+``rnn_tutor.plots.show(fig)`` so that it renders in the book.
+
+The building blocks :func:`add_nodes`, :func:`add_arrow` and :func:`blank_layout` can
+draw other diagrams of the same look.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ._validate import check_choice, check_positive_int, check_shape
+
+__all__ = ["NODE_COLORS", "IO_STRUCTURES", "add_nodes", "add_arrow", "blank_layout",
+           "io_structures_figure", "unrolled_figure"]
+
+#: Fill colour of a box for each kind of node: input ``"x"``, hidden ``"h"``, output ``"y"``.
+NODE_COLORS = {"x": "#9fdcaa", "h": "#ffd98a", "y": "#a8cdfa"}
+
+#: The panels of :func:`io_structures_figure`, in two rows. Each panel is
+#: ``(title, number of steps, steps with an input, steps with an output, example)``.
+IO_STRUCTURES = (
+    (("one-to-one", 1, (0,), (0,), "image → class"),
+     ("one-to-many", 4, (0,), (0, 1, 2, 3), "image → caption"),
+     ("many-to-one", 4, (0, 1, 2, 3), (3,), "review → sentiment")),
+    (("many-to-many, aligned", 4, (0, 1, 2, 3), (0, 1, 2, 3), "words → tags"),
+     ("many-to-many, unaligned", 7, (0, 1, 2), (3, 4, 5, 6), "sentence → translation")),
+)
+
+_BOX_SIZE = 30   # marker size in pixels
+_STANDOFF = 17   # pixels between an arrow's tip (or tail) and the box centre
+
+
+def _check_figure(fig) -> None:
+    if not isinstance(fig, go.Figure):
+        raise TypeError(f"fig must be a plotly.graph_objects.Figure; got {type(fig).__name__}")
+
+
+def _as_point(point, name: str) -> tuple[float, float]:
+    ok = (isinstance(point, (tuple, list, np.ndarray)) and len(point) == 2
+          and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                  and np.isfinite(v) for v in point))
+    if not ok:
+        raise ValueError(f"{name} must be an (x, y) pair of finite numbers; got {point!r}")
+    return float(point[0]), float(point[1])
+
+
+def add_nodes(fig: go.Figure, points, kind: str, labels) -> go.Figure:
+    """Draw one labelled square box per point, all of one kind.
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+        The figure to draw on (modified in place).
+    points : sequence of (x, y) pairs
+        Box centres in data coordinates; may be empty.
+    kind : {"x", "h", "y"}
+        Input, hidden state or output: sets the fill colour (:data:`NODE_COLORS`).
+    labels : sequence of str
+        One label per box (plotly HTML such as ``"h<sub>t</sub>"`` is allowed).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        ``fig``, with one more scatter trace holding the boxes.
+    """
+    _check_figure(fig)
+    check_choice(kind, NODE_COLORS, "kind")
+    try:
+        xy = np.asarray(points, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"points must be a sequence of (x, y) pairs; got {points!r}") from None
+    if xy.size == 0:
+        xy = xy.reshape(0, 2)
+    check_shape(xy, (None, 2), "points (a sequence of (x, y) pairs)")
+    if not np.all(np.isfinite(xy)):
+        raise ValueError("points must be finite numbers; got NaN or inf")
+    labels = list(labels) if not isinstance(labels, str) else [labels]
+    if len(labels) != len(xy) or not all(isinstance(s, str) for s in labels):
+        raise ValueError(f"labels must be {len(xy)} string(s), one per point; got {labels!r}")
+    fig.add_trace(go.Scatter(
+        x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), text=labels, mode="markers+text",
+        hoverinfo="skip", showlegend=False, name=f"{kind} nodes",
+        marker=dict(symbol="square", size=_BOX_SIZE, color=NODE_COLORS[kind],
+                    line=dict(color="#555", width=1)),
+        textfont=dict(size=13, color="#222")))
+    return fig
+
+
+def add_arrow(fig: go.Figure, start, end, text: str = "", color: str = "#555") -> go.Figure:
+    """Draw an arrow from one box centre to another, stopping at the boxes' edges.
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+        The figure to draw on (modified in place).
+    start, end : (x, y) pairs
+        Centres of the boxes the arrow leaves and reaches (data coordinates).
+    text : str, optional
+        A label written beside the arrow's middle (above a horizontal arrow, to the right
+        of any other), e.g. the weight matrix it stands for.
+    color : str, default "#555"
+        Colour of the arrow and its label.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        ``fig``, with one arrow annotation (and one text annotation if ``text``).
+    """
+    _check_figure(fig)
+    x0, y0 = _as_point(start, "start")
+    x1, y1 = _as_point(end, "end")
+    if (x0, y0) == (x1, y1):
+        raise ValueError(f"start and end must differ; both are {(x0, y0)}")
+    if not isinstance(text, str) or not isinstance(color, str):
+        raise TypeError(f"text and color must be strings; got {text!r} and {color!r}")
+    fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                       showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor=color,
+                       standoff=_STANDOFF, startstandoff=_STANDOFF, text="")
+    if text:
+        horizontal = y0 == y1
+        fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, showarrow=False,
+                           yshift=11 if horizontal else 0, xshift=0 if horizontal else 18,
+                           font=dict(size=12, color=color))
+    return fig
+
+
+def blank_layout(fig: go.Figure, height: int) -> go.Figure:
+    """Give a diagram a transparent background, no axes and the given height in pixels."""
+    _check_figure(fig)
+    height = check_positive_int(height, "height")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor=None)
+    return fig
+
+
+def io_structures_figure() -> go.Figure:
+    """The input-output structures of a recurrent network, one panel per structure.
+
+    Each panel of :data:`IO_STRUCTURES` draws its steps left to right: a hidden box at
+    every step joined by recurrent arrows, input boxes below the steps that read an input
+    and output boxes above the steps that emit one, with a title and an example.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+    """
+    fig = go.Figure()
+    for r, panels in enumerate(IO_STRUCTURES):
+        left, base = 0.0, -4.6 * r
+        for title, steps, inputs, outputs, example in panels:
+            cols = [left + t for t in range(steps)]
+            add_nodes(fig, [(cols[t], base) for t in inputs], "x", ["x"] * len(inputs))
+            add_nodes(fig, [(c, base + 1) for c in cols], "h", ["h"] * steps)
+            add_nodes(fig, [(cols[t], base + 2) for t in outputs], "y", ["y"] * len(outputs))
+            for t in inputs:
+                add_arrow(fig, (cols[t], base), (cols[t], base + 1))
+            for t in outputs:
+                add_arrow(fig, (cols[t], base + 1), (cols[t], base + 2))
+            for a, b in zip(cols, cols[1:]):
+                add_arrow(fig, (a, base + 1), (b, base + 1))
+            middle = (cols[0] + cols[-1]) / 2
+            fig.add_annotation(x=middle, y=base + 2.75, text=f"<b>{title}</b>", showarrow=False)
+            fig.add_annotation(x=middle, y=base - 0.75, text=example, showarrow=False,
+                               font=dict(size=12, color="#555"))
+            left = cols[-1] + 2.0
+    fig.update_yaxes(range=[-5.6, 3.1])
+    fig.update_xaxes(range=[-0.7, 12.7])
+    return blank_layout(fig, 520)
+
+
+def unrolled_figure(steps: int = 4) -> go.Figure:
+    """A recurrent network unrolled in time, with the same weights at every step.
+
+    Draws the hidden states h_0, h_1, ..., h_T in a row and the inputs x_1, ..., x_T
+    below them; every input arrow is labelled W_xh and every recurrent arrow W_hh,
+    except the last gap, drawn as an ellipsis (the steps in between).
+
+    Parameters
+    ----------
+    steps : int, default 4
+        Number of input steps drawn (the last one is labelled T).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        ``steps + 1`` hidden boxes, ``steps`` input boxes and ``2 * steps - 1`` arrows.
+    """
+    steps = check_positive_int(steps, "steps")
+    fig = go.Figure()
+    cols = list(range(steps + 1))
+    h_labels = [f"h<sub>{t}</sub>" for t in range(steps)] + ["h<sub>T</sub>"]
+    x_labels = [f"x<sub>{t}</sub>" for t in range(1, steps)] + ["x<sub>T</sub>"]
+    add_nodes(fig, [(c, 1) for c in cols], "h", h_labels)
+    add_nodes(fig, [(c, 0) for c in cols[1:]], "x", x_labels)
+    for a, b in zip(cols, cols[1:]):
+        if b == steps:
+            fig.add_annotation(x=(a + b) / 2, y=1, text="⋯", showarrow=False,
+                               yshift=-1, font=dict(size=18))
+            continue
+        add_arrow(fig, (a, 1), (b, 1), "W<sub>hh</sub>", color="#b5651d")
+    for c in cols[1:]:
+        add_arrow(fig, (c, 0), (c, 1), "W<sub>xh</sub>", color="#2a7f3f")
+    fig.add_annotation(x=steps / 2, y=1.65, showarrow=False,
+                       text="the same W<sub>xh</sub>, W<sub>hh</sub>, b<sub>h</sub> at every step")
+    fig.update_yaxes(range=[-0.5, 1.9])
+    fig.update_xaxes(range=[-0.6, steps + 0.6])
+    return blank_layout(fig, 230)
