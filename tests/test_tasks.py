@@ -71,7 +71,8 @@ def test_baseline_formulas():
 @pytest.mark.parametrize("task, n", [
     (T.AddingProblem(30), 100_000), (T.AddingProblem(30, "hs"), 100_000),
     (T.CopyTask(5, 4, 6), 100_000), (T.Latch(5), 100_000), (T.TemporalOrder(10), 100_000),
-    (T.Agreement((4, 8), (0, 1)), 5_000), (T.LateSentiment(), 100_000),
+    (T.Agreement((4, 8), (0, 1)), 5_000), (T.Agreement((0, 30), distances="zipf"), 5_000),
+    (T.LateSentiment(), 100_000),
     (T.SequentialDigits(), 100_000)], ids=repr)
 def test_baseline_equals_best_memoryless_predictor_on_data(task, n):
     y = task.sample(n, seed=11).targets
@@ -158,6 +159,22 @@ def test_agreement_sentences():
     agree = np.mean(np.array(last_noun_plural) == (y == 1))
     assert 0.4 < agree < 0.6
     assert task.decode(x[:, 0], y[0]).endswith(("was", "were"))
+
+
+def test_agreement_zipf_distances():
+    task = T.Agreement(distance=(2, 41), attractors=(0, 3), distances="zipf")
+    p = task.distance_probabilities()
+    k = np.arange(1, 41)
+    np.testing.assert_allclose(p, (1 / k) / np.sum(1 / k))  # P(d) ~ 1 / (d - low + 1)
+    d = task.sample(20_000, seed=3).info["distance"]
+    assert d.min() >= 2 and d.max() <= 41
+    counts = np.bincount(d - 2, minlength=40) / d.size
+    np.testing.assert_allclose(counts[:5], p[:5], atol=0.01)
+    np.testing.assert_allclose(T.Agreement((2, 41)).distance_probabilities(), np.full(40, 1 / 40))
+    # seeded; the default draw (uniform) is unchanged by the new option
+    np.testing.assert_array_equal(task.sample(50, seed=1).inputs, task.sample(50, seed=1).inputs)
+    np.testing.assert_array_equal(T.Agreement((0, 9)).sample(50, seed=1).inputs,
+                                  T.Agreement((0, 9), distances="uniform").sample(50, seed=1).inputs)
 
 
 def test_late_sentiment_label_needs_the_last_words():
@@ -280,6 +297,7 @@ def test_corpus_stream_and_windows(corpus):
     (lambda: T.Agreement(distance=(3, 10), attractors=1), ValueError, "4 tokens"),
     (lambda: T.Agreement(distance=(5, 2)), ValueError, "low <= high"),
     (lambda: T.Agreement(distance="far"), TypeError, "distance"),
+    (lambda: T.Agreement(distances="log"), ValueError, "distances"),
     (lambda: T.LateSentiment(negation="yes"), TypeError, "negation"),
     (lambda: T.SequentialDigits("columns"), ValueError, "mode"),
     (lambda: T.CharCorpus(modules="json"), TypeError, "sequence of module names"),

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._validate import check_positive_int
+from .._validate import check_choice, check_positive_int
 from ._base import Batch, Task, _check_range
 
 __all__ = ["Agreement", "LateSentiment"]
@@ -46,6 +46,11 @@ class Agreement(Task):
     attractors : int or (low, high)
         Number of attractor clauses, drawn uniformly among the values that fit
         (4 * attractors <= distance).
+    distances : {"uniform", "zipf"}
+        How the distance is drawn from ``low..high``: ``"uniform"`` (every value equally
+        likely) or ``"zipf"``, P(d) proportional to 1 / (d - low + 1): short dependencies
+        are common and long ones rare, as in real text (most subjects sit next to their
+        verb). The baseline does not depend on it.
     """
 
     input_kind = "tokens"
@@ -55,8 +60,9 @@ class Agreement(Task):
     baseline = math.log(2.0)
     baseline_accuracy = 0.5
 
-    def __init__(self, distance=(0, 12), attractors=(0, 2)):
+    def __init__(self, distance=(0, 12), attractors=(0, 2), distances="uniform"):
         self.distance = _check_range(distance, "distance")
+        self.distances = check_choice(distances, ("uniform", "zipf"), "distances")
         self.attractors = _check_range(attractors, "attractors")
         if 4 * self.attractors[0] > self.distance[0]:
             raise ValueError(
@@ -71,7 +77,14 @@ class Agreement(Task):
         self.length = 2 + self.distance[1]
 
     def _params(self):
-        return {"distance": self.distance, "attractors": self.attractors}
+        return {"distance": self.distance, "attractors": self.attractors,
+                "distances": self.distances}
+
+    def distance_probabilities(self) -> np.ndarray:
+        """P(distance = low + k) for k = 0 .. high - low, as used by the generator."""
+        lo, hi = self.distance
+        p = np.ones(hi - lo + 1) if self.distances == "uniform" else 1.0 / np.arange(1, hi - lo + 2)
+        return p / p.sum()
 
     def _sentence(self, d, n, plural, rng):
         ix = self.index
@@ -91,7 +104,12 @@ class Agreement(Task):
         return out
 
     def _generate(self, batch_size, rng):
-        dist = rng.integers(self.distance[0], self.distance[1] + 1, size=batch_size)
+        if self.distances == "uniform":  # kept as it was, so old seeds give the same data
+            dist = rng.integers(self.distance[0], self.distance[1] + 1, size=batch_size)
+        else:
+            dist = self.distance[0] + rng.choice(
+                self.distance[1] - self.distance[0] + 1, size=batch_size,
+                p=self.distance_probabilities())
         hi = np.minimum(self.attractors[1], dist // 4)
         n_attr = self.attractors[0] + np.floor(
             rng.random(batch_size) * (hi - self.attractors[0] + 1)).astype(np.int64)
