@@ -506,11 +506,11 @@ def _eigen_traces(res: Exploration, *, xaxis="x", yaxis="y") -> list:
     common = dict(xaxis=xaxis, yaxis=yaxis)
     ux, uy = _circle(1.0)
     sx, sy = _circle(float(res.controls["scale"]))
-    what = "\u03c3" if res.controls["scale_by"] == "norm" else "\u03c1"
+    what = "\u03c3<sub>max</sub>" if res.controls["scale_by"] == "norm" else "\u03c1"
     traces = [
         _scatter(x=ux, y=uy, mode="lines", name="unit circle", hoverinfo="skip",
                  line=dict(color=_COLORS["unit"], width=1), **common),
-        _scatter(x=sx, y=sy, mode="lines", name=f"|\u03bb| = scale (the gradient)",
+        _scatter(x=sx, y=sy, mode="lines", name=f"radius {what} = scale",
                  hoverinfo="skip", line=dict(color=_COLORS["scale"], width=1, dash="dash"),
                  **common)]
     for i, (block, lam) in enumerate(zip(res.blocks, res.eigenvalues)):
@@ -704,9 +704,10 @@ def static_explorer(T: int = 200, hidden_size: int = 64, activations=ACTIVATION_
     xaxis2, yaxis2 = _eigen_axes(lim)
     layout = dict(
         _LAYOUT, height=height, margin=dict(l=75, r=20, t=60, b=60),
-        title=dict(text=f"Gradient explorer: {cell.upper()}, T = {T}, H = {hidden_size}, "
-                        f"{init} W_hh scaled by its {'spectral norm' if scale_by == 'norm' else 'spectral radius'}",
-                   font=dict(size=14)),
+        # Left-aligned and short, so the nonlinearity dropdown (top right) never covers it.
+        title=dict(text=f"{cell.upper()}, T = {T}, H = {hidden_size}, {init} W_hh, scale = "
+                        f"{'largest singular value' if scale_by == 'norm' else 'spectral radius'}",
+                   font=dict(size=14), x=0.01, xanchor="left"),
         xaxis=dict(xaxis, domain=[0, 0.6]), yaxis=dict(yaxis, domain=[0, 0.76]),
         xaxis2=dict(xaxis2, domain=[0.7, 1], anchor="y2", constrain="domain"),
         yaxis2=dict(yaxis2, domain=[0, 0.76], anchor="x2", scaleanchor="x2", scaleratio=1),

@@ -21,11 +21,11 @@ def _log10(p):
     return out
 
 
-def _plotly_json_y(output_widget, trace=0):
-    """The y data of a trace in the plotly JSON an Output widget currently shows."""
+def _plotly_json_y(output_widget, trace=0, axis="y"):
+    """The y (or x) data of a trace in the plotly JSON an Output widget currently shows."""
     (out,) = output_widget.outputs
     spec = out["data"]["application/vnd.plotly.v1+json"]
-    y = spec["data"][trace]["y"]
+    y = spec["data"][trace][axis]
     if isinstance(y, dict):                       # plotly's base64 typed-array encoding
         import base64
         y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))
@@ -155,7 +155,10 @@ def test_setting_controls_updates_the_figures():
     assert after == pytest.approx(_log10(gradient_profile("rnn", 60, 16, 2.0)), abs=1e-5)
     assert e.result.controls["scale"] == 2.0
     eig_spec = e.views["eigenvalues"].outputs[0]["data"]["application/vnd.plotly.v1+json"]
-    assert eig_spec["data"][1]["name"].startswith("|\u03bb| = scale")
+    assert eig_spec["data"][1]["name"].endswith("= scale")
+    radius = np.hypot(_plotly_json_y(e.views["eigenvalues"], 1, "x"),
+                      _plotly_json_y(e.views["eigenvalues"], 1, "y"))
+    assert radius == pytest.approx(2.0, rel=1e-6)
 
     e.controls["T"].value = 30
     assert len(_plotly_json_y(e.views["profile"])) == 31
