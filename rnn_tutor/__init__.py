@@ -4,7 +4,9 @@ Submodules, one idea each: ``cells`` (one time step, forward and backward), ``la
 (unrolling over time, stacked and bidirectional networks, NumPy mirrors of torch),
 ``init`` (initialisers), ``gradients`` (Jacobians, gradient profiles, clipping,
 gradient checks), ``tasks`` (sequence tasks and their baselines), ``models`` and
-``train`` (PyTorch models and the training loop), ``plots`` and ``widgets``.
+``train`` (PyTorch models and the training loop), ``cliff`` (the one-unit loss wall of
+chapter 6), ``plots``, ``diagrams``, ``explorer`` and ``widgets`` (figures, diagrams and the
+gradient explorer).
 """
 
 __version__ = "0.1.0"
