@@ -93,6 +93,30 @@ class History:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def smoothed(self, name: str = "loss", width: int = 25) -> tuple[np.ndarray, np.ndarray]:
+        """A moving average of a per-step series, with the step each average ends at.
+
+        Parameters
+        ----------
+        name : {"loss", "grad_norm", "grad_norm_clipped", "weight_norm"}
+            The series to smooth.
+        width : int
+            Steps per window; the first average covers the first ``width`` steps.
+
+        Returns
+        -------
+        steps, values : ndarray
+            ``values[i]`` is the mean of the series over ``steps[i] - width + 1`` ..
+            ``steps[i]`` (empty when the run has fewer than ``width`` steps).
+        """
+        check_choice(name, ("loss", "grad_norm", "grad_norm_clipped", "weight_norm"), "name")
+        width = check_positive_int(width, "width")
+        values = np.asarray(getattr(self, name), dtype=float)
+        if values.size < width:
+            return np.asarray(self.step[:0]), values[:0]
+        return (np.asarray(self.step[width - 1:]),
+                np.convolve(values, np.ones(width) / width, mode="valid"))
+
     def show(self, title: str | None = None) -> None:
         """Display :meth:`figure` through ``rnn_tutor.plots.show`` (renders in the book)."""
         from .plots import show

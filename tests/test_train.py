@@ -195,6 +195,19 @@ def test_history_figure_and_dict():
     h.show()  # through rnn_tutor.plots.show
 
 
+def test_history_smoothed_is_a_trailing_moving_average():
+    h = History(step=list(range(1, 8)), loss=[1.0, 3.0, 2.0, 6.0, 4.0, 0.0, 5.0])
+    steps, values = h.smoothed("loss", width=3)
+    np.testing.assert_array_equal(steps, [3, 4, 5, 6, 7])
+    np.testing.assert_allclose(values, [2.0, 11 / 3, 4.0, 10 / 3, 3.0])
+    steps, values = h.smoothed("loss", width=8)            # longer than the run
+    assert steps.size == 0 and values.size == 0
+    with pytest.raises(ValueError, match="unknown name 'eval_loss'"):
+        h.smoothed("eval_loss")
+    with pytest.raises(ValueError, match="width must be a positive integer; got 0"):
+        h.smoothed("loss", width=0)
+
+
 def test_progress_modes(monkeypatch, capsys):
     train(_model(), ADD, steps=3, batch_size=4, progress=False)
     out = capsys.readouterr()
