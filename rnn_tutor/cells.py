@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.special import expit as _expit
 
 from ._validate import as_float_array, check_choice, check_shape
 
@@ -30,7 +31,9 @@ __all__ = [
     "Activation", "ACTIVATIONS", "sigmoid",
     "rnn_step_forward", "rnn_step_backward",
     "lstm_step_forward", "lstm_step_backward", "lstm_gates_forward", "lstm_gates_backward",
+    "lstm_gates_derivatives", "lstm_backward_from_derivatives",
     "gru_step_forward", "gru_step_backward", "gru_gates_forward", "gru_gates_backward",
+    "gru_gates_derivatives", "gru_backward_from_derivatives",
 ]
 
 
@@ -41,16 +44,11 @@ __all__ = [
 def sigmoid(a, out=None):
     """Logistic sigmoid sigma(a) = 1 / (1 + exp(-a)), computed without overflow.
 
-    Uses the identity sigma(a) = (1 + tanh(a / 2)) / 2, which is exact and never
-    evaluates ``exp`` of a large number (``np.exp(1000)`` would overflow and warn).
+    ``scipy.special.expit``: one ufunc call that never evaluates ``exp`` of a large
+    number (``np.exp(1000)`` would overflow and warn) and keeps float32 as float32.
+    ``out``, if given, receives the result (no temporaries inside the LSTM's loop).
     """
-    if out is None:
-        return 0.5 * np.tanh(0.5 * np.asarray(a)) + 0.5
-    np.multiply(a, 0.5, out=out)   # in place: no temporaries inside the LSTM's loop
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+    return _expit(a, out=out) if out is not None else _expit(a)
 
 
 @dataclass(frozen=True)
@@ -294,21 +292,64 @@ def lstm_gates_forward(a, c_prev, out=None):
     return h, c, gates, tanh_c
 
 
-def lstm_gates_backward(dh, dc, c_prev, gates, tanh_c, out=None):
-    r"""Backward of :func:`lstm_gates_forward`: returns ``(da, dc_prev)``.
+def lstm_gates_derivatives(c_prev, gates, tanh_c):
+    r"""The local derivatives through which a gradient crosses one LSTM step backwards.
 
-    ``dh`` and ``dc`` are the total gradients reaching h_t and c_t (for c_t: from the
-    next step and from h_t = o_t tanh(c_t)). ``out``, if given, receives ``da``.
+    Rows are examples, or the time steps of one sequence (then one call covers them
+    all). Returns ``K`` of shape (B, 6, H) with
+
+    - ``K[:, 0] = g i (1 - i)``, ``K[:, 1] = c_{t-1} f (1 - f)``, ``K[:, 2] = i (1 - g^2)``:
+      the gate pre-activations a_i, a_f, a_g per unit of gradient on c_t;
+    - ``K[:, 3] = tanh(c_t) o (1 - o)``: a_o per unit of gradient on h_t;
+    - ``K[:, 4] = o (1 - tanh^2 c_t)``: dh_t/dc_t (h_t = o_t tanh(c_t));
+    - ``K[:, 5] = f``: dc_t/dc_{t-1}.
+
+    :func:`lstm_backward_from_derivatives` applies them; the two together are
+    :func:`lstm_gates_backward`.
     """
     H = c_prev.shape[-1]
     i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-    da = np.empty_like(gates) if out is None else out
-    da[:, :H] = dc * g * i * (1.0 - i)                   # through i_t = sigma(.)
-    da[:, H:2 * H] = dc * c_prev * f * (1.0 - f)         # through f_t = sigma(.)
-    da[:, 2 * H:3 * H] = dc * i * (1.0 - g * g)          # through g_t = tanh(.)
-    da[:, 3 * H:] = dh * tanh_c * o * (1.0 - o)          # through o_t = sigma(.)
-    return da, dc * f
+    K = np.empty((gates.shape[0], 6, H), dtype=gates.dtype)
+    K[:, 0] = g * i * (1.0 - i)                    # through i_t = sigma(.)
+    K[:, 1] = c_prev * f * (1.0 - f)               # through f_t = sigma(.)
+    K[:, 2] = i * (1.0 - g * g)                    # through g_t = tanh(.)
+    K[:, 3] = tanh_c * o * (1.0 - o)               # through o_t = sigma(.)
+    K[:, 4] = o * (1.0 - tanh_c * tanh_c)          # through h_t = o_t tanh(c_t)
+    K[:, 5] = f
+    return K
+
+
+def lstm_backward_from_derivatives(dh, dc, K, out=None):
+    r"""One LSTM step backwards, given :func:`lstm_gates_derivatives` ``K``: ``(da, dc_prev)``.
+
+    ``dh`` and ``dc`` are the gradients reaching h_t and c_t from later steps. The total
+    gradient on c_t is ``dc_t = dc + dh K[:, 4]``; then ``da`` (B, 4H) stacks
+    ``dc_t K[:, 0..2]`` and ``dh K[:, 3]``, and ``dc_prev = dc_t K[:, 5]``. The gradient
+    reaching h_{t-1} is ``da @ W_hh`` (left to the caller). No weight gradients: this is
+    the lean step a gradient profile repeats. ``out``, if given, is a C-contiguous
+    (B, 4H) array that receives ``da``.
+    """
+    B, _, H = K.shape
+    dc_t = dh * K[:, 4]
+    dc_t += dc
+    da = np.empty((B, 4 * H), dtype=K.dtype) if out is None else out
+    da4 = da.reshape(B, 4, H)                      # a view (da is contiguous)
+    np.multiply(dc_t[:, None, :], K[:, :3], out=da4[:, :3])
+    np.multiply(dh, K[:, 3], out=da4[:, 3])
+    dc_t *= K[:, 5]
+    return da, dc_t
+
+
+def lstm_gates_backward(dh, dc, c_prev, gates, tanh_c, out=None):
+    r"""Backward of :func:`lstm_gates_forward`: returns ``(da, dc_prev)``.
+
+    ``dh`` and ``dc`` are the gradients reaching h_t and c_t from later steps (c_t also
+    receives gradient through h_t = o_t tanh(c_t)). ``out``, if given, is a C-contiguous
+    (B, 4H) array that receives ``da``. Computed as
+    :func:`lstm_backward_from_derivatives` of :func:`lstm_gates_derivatives`.
+    """
+    K = lstm_gates_derivatives(c_prev, gates, tanh_c)
+    return lstm_backward_from_derivatives(dh, dc, K, out=out)
 
 
 def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b_xh=None, b_hh=None):
@@ -415,22 +456,57 @@ def gru_gates_forward(ax, ah, h_prev):
     return h, gates
 
 
+def gru_gates_derivatives(h_prev, ah, gates):
+    r"""The local derivatives through which a gradient crosses one GRU step backwards.
+
+    Rows are examples, or the time steps of one sequence. Returns ``K`` of shape
+    (B, 5, H): per unit of gradient on h_t, ``K[:, 0..2]`` are the gradients on the
+    recurrent pre-activations ``ah`` (gates r, z, n; the n block already carries the
+    reset gate), ``K[:, 3] = (1 - z)(1 - n^2)`` the gradient on the input pre-activation
+    of n, and ``K[:, 4] = z`` the update gate's shortcut to h_{t-1}. So
+
+        dah = dh K[:, 0..2],  dh_prev = dh K[:, 4] + dah @ W_hh,
+
+    and ``dax`` equals ``dah`` except its n block, ``dh K[:, 3]``.
+    """
+    H = h_prev.shape[-1]
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    K = np.empty((gates.shape[0], 5, H), dtype=gates.dtype)
+    K[:, 3] = (1.0 - z) * (1.0 - n * n)            # through n_t = tanh(.)
+    K[:, 0] = K[:, 3] * ah[:, 2 * H:] * r * (1.0 - r)   # through r_t = sigma(.)
+    K[:, 1] = (h_prev - n) * z * (1.0 - z)         # through z_t = sigma(.)
+    K[:, 2] = K[:, 3] * r                          # the reset gate scales W_hn h + b_hn
+    K[:, 4] = z
+    return K
+
+
+def gru_backward_from_derivatives(dh, K, out=None):
+    r"""One GRU step backwards through ``K`` (:func:`gru_gates_derivatives`): ``(dah, dh_direct)``.
+
+    ``dah = dh K[:, 0..2]`` (B, 3H) is the gradient on ``ah = h_prev W_hh^T + b_hh`` and
+    ``dh_direct = dh K[:, 4]`` the part of dL/dh_{t-1} through the update gate; the rest
+    is ``dah @ W_hh`` (left to the caller). No weight gradients: the lean step a gradient
+    profile repeats. ``out``, if given, is a C-contiguous (B, 3H) array receiving ``dah``.
+    """
+    B, _, H = K.shape
+    dah = np.empty((B, 3 * H), dtype=K.dtype) if out is None else out
+    np.multiply(dh[:, None, :], K[:, :3], out=dah.reshape(B, 3, H))
+    return dah, dh * K[:, 4]
+
+
 def gru_gates_backward(dh, h_prev, ah, gates):
     r"""Backward of :func:`gru_gates_forward`: returns ``(dax, dah, dh_prev_direct)``.
 
     ``dh_prev_direct`` = dh * z_t is the gradient reaching h_{t-1} through the update
     gate's shortcut; the part through W_hh is ``dah @ W_hh``, added by the caller.
+    Computed as :func:`gru_backward_from_derivatives` of :func:`gru_gates_derivatives`.
     """
     H = h_prev.shape[-1]
-    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-    dan = dh * (1.0 - z) * (1.0 - n * n)          # through n_t = tanh(.)
-    dax = np.empty_like(gates)
-    dax[:, :H] = dan * ah[:, 2 * H:] * r * (1.0 - r)   # through r_t = sigma(.)
-    dax[:, H:2 * H] = dh * (h_prev - n) * z * (1.0 - z)  # through z_t = sigma(.)
-    dax[:, 2 * H:] = dan
-    dah = dax.copy()
-    dah[:, 2 * H:] *= r
-    return dax, dah, dh * z
+    K = gru_gates_derivatives(h_prev, ah, gates)
+    dah, dh_direct = gru_backward_from_derivatives(dh, K)
+    dax = dah.copy()
+    dax[:, 2 * H:] = dh * K[:, 3]                  # the input side skips the reset gate
+    return dax, dah, dh_direct
 
 
 def gru_step_forward(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None):

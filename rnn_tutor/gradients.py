@@ -17,6 +17,7 @@ Below 1 the gradient vanishes exponentially; above 1 it may explode.
 from __future__ import annotations
 
 import contextlib
+import functools
 import numbers
 
 import numpy as np
@@ -214,6 +215,31 @@ def _stream(seed, k):
     return np.random.default_rng([int(seed), k])
 
 
+def _is_int(seed):
+    return isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0
+
+
+def _draw_inputs(seed, GH, D, T, H):
+    """W_xh before scaling (streams 1), inputs (2) and the unit vector u (3), read-only."""
+    W_xh = _stream(seed, 1).standard_normal((GH, D))
+    xs = _stream(seed, 2).standard_normal((T, D))
+    u = _stream(seed, 3).standard_normal(H)
+    u /= np.linalg.norm(u)
+    for a in (W_xh, xs, u):
+        a.setflags(write=False)
+    return W_xh, xs, u
+
+
+_draw_inputs_cached = functools.lru_cache(maxsize=32)(_draw_inputs)
+
+
+def _draws(seed, GH, D, T, H):
+    """:func:`_draw_inputs`, cached for int seeds (same numbers; a drag redraws nothing)."""
+    if _is_int(seed):
+        return _draw_inputs_cached(int(seed), GH, D, T, H)
+    return _draw_inputs(seed, GH, D, T, H)
+
+
 def profile_setup(cell, T, hidden_size, scale, activation="tanh", init="orthogonal",
                   seed=0, *, input_size=None, input_scale=1.0, forget_bias=0.0,
                   scale_by="norm"):
@@ -239,19 +265,18 @@ def profile_setup(cell, T, hidden_size, scale, activation="tanh", init="orthogon
         raise ValueError(f"forget_bias must be finite; got {forget_bias}")
     G = _GATES[cell]
 
-    W_hh = recurrent_matrix(init, H, scale, seed=_stream(seed, 0), scale_by=scale_by,
-                            gates=G)
-    # Input drive: each unit of W_xh x_t has standard deviation about input_scale.
-    W_xh = _stream(seed, 1).standard_normal((G * H, D)) * (input_scale / np.sqrt(D))
-    xs = _stream(seed, 2).standard_normal((T, D))
-    u = _stream(seed, 3).standard_normal(H)
-    u /= np.linalg.norm(u)
+    # An int seed goes through as it is: stream 0 is rng_from_seed(seed) itself, and
+    # recurrent_matrix caches its draws per int seed (a slider drag redraws nothing).
+    W_hh = recurrent_matrix(init, H, scale, seed=seed if _is_int(seed) else _stream(seed, 0),
+                            scale_by=scale_by, gates=G)
+    W_xh, xs, u = _draws(seed, G * H, D, T, H)
+    W_xh = W_xh * (input_scale / np.sqrt(D))      # each unit's input drive: sd ~ input_scale
     b_hh = np.zeros(G * H)
     if cell == "lstm":
         b_hh[H:2 * H] = float(forget_bias)         # gates are packed i, f, g, o
-    return {"cell": cell, "activation": activation, "xs": xs, "W_xh": W_xh,
+    return {"cell": cell, "activation": activation, "xs": xs.copy(), "W_xh": W_xh,
             "W_hh": W_hh, "b_xh": np.zeros(G * H), "b_hh": b_hh, "h0": np.zeros(H),
-            "u": u}
+            "u": u.copy()}
 
 
 def _row_norms(G):
@@ -297,48 +322,65 @@ def _rnn_profile(s, clip):
 
 
 def _lstm_profile(s, clip):
-    # Built from cells' gate functions (no per-step input checks, so an overflowing
-    # gradient becomes inf quietly instead of failing a finiteness check).
+    # Forward with cells' gate function, keeping only what the backward needs; then the
+    # local derivatives of all T steps in one vectorised call (rows = time steps), and a
+    # backward of vector operations only: (dh, dc) -> (dh_prev, dc_prev) through
+    # cells.lstm_backward_from_derivatives and one product with W_hh per step.
     xs, W_hh, u = s["xs"], s["W_hh"], s["u"]
     T, H = len(xs), len(u)
-    drive = xs @ s["W_xh"].T + (s["b_xh"] + s["b_hh"])   # (T, 4H)
+    A = xs @ s["W_xh"].T + (s["b_xh"] + s["b_hh"])      # (T, 4H) input terms, all at once
+    W_hh_T = np.ascontiguousarray(W_hh.T)
     h, c = s["h0"][None, :], np.zeros((1, H))
-    saved = []
-    for t in range(T):
-        c_prev = c
-        h, c, gates, tanh_c = cells.lstm_gates_forward(drive[t] + h @ W_hh.T, c_prev)
-        saved.append((c_prev, gates, tanh_c))
-    grads = np.empty((T + 1, H))
-    dh, dc = _clip(u[None, :], clip), np.zeros((1, H))
-    grads[T] = dh[0]
-    for t in range(T, 0, -1):
-        da, dc = cells.lstm_gates_backward(dh, dc, *saved[t - 1])
-        dh = da @ W_hh
-        f = _clip_factor(dh, clip)                   # rescale (dh, dc) together, as one
-        if f != 1.0:                                 # state, so its direction is kept
-            dh, dc = dh * f, dc * f
-        grads[t - 1] = dh[0]
+    cs, tanh_cs = [c], []                                # c_0..c_T and tanh(c_1..c_T)
+    for a in A[:, None, :]:                              # rows as (1, 4H) views
+        a += h @ W_hh_T
+        h, c, _, tanh_c = cells.lstm_gates_forward(a, c, out=a)   # gates overwrite a
+        cs.append(c)
+        tanh_cs.append(tanh_c)
+    K = cells.lstm_gates_derivatives(np.concatenate(cs[:T]), A, np.concatenate(tanh_cs))
+    grads = np.empty((T + 1, H))                         # row k: dL/dh_k
+    da = np.empty((1, 4 * H))
+    dh, dc = grads[T:], np.zeros((1, H))
+    dh[:] = _clip(u, clip)
+    for K_t, dh_prev in zip(K[::-1, None], grads[T - 1::-1, None]):
+        _, dc = cells.lstm_backward_from_derivatives(dh, dc, K_t, out=da)
+        dh = dh_prev
+        np.dot(da, W_hh, out=dh)
+        if clip is not None:                             # rescale (dh, dc) together, as one
+            f = _clip_factor(dh, clip)                   # state, so its direction is kept
+            dh *= f
+            dc *= f
     return _row_norms(grads)
 
 
 def _gru_profile(s, clip):
+    # Same plan as the LSTM: cells' gate function forward, all local derivatives at once,
+    # then dh -> dh_prev = dh z + (dh K) @ W_hh, one vector-matrix product per step.
     xs, W_hh, b_hh, u = s["xs"], s["W_hh"], s["b_hh"], s["u"]
     T, H = len(xs), len(u)
-    drive = xs @ s["W_xh"].T + s["b_xh"]                  # (T, 3H): the a_x of every step
-    h = s["h0"][None, :]
-    saved = []
+    AX = xs @ s["W_xh"].T + s["b_xh"]                    # (T, 3H): the a_x of every step
+    AH, gates = np.empty_like(AX), np.empty_like(AX)
+    Hs = np.empty((T + 1, H))                            # h_0..h_T
+    Hs[0] = s["h0"]
+    W_hh_T = np.ascontiguousarray(W_hh.T)
     for t in range(T):
-        h_prev = h
-        ah = h_prev @ W_hh.T + b_hh
-        h, gates = cells.gru_gates_forward(drive[t][None, :], ah, h_prev)
-        saved.append((h_prev, ah, gates))
+        ah = AH[t:t + 1]
+        np.dot(Hs[t:t + 1], W_hh_T, out=ah)
+        ah += b_hh
+        Hs[t + 1:t + 2], gates[t:t + 1] = cells.gru_gates_forward(AX[t:t + 1], ah,
+                                                                   Hs[t:t + 1])
+    K = cells.gru_gates_derivatives(Hs[:T], AH, gates)
     grads = np.empty((T + 1, H))
-    dh = _clip(u[None, :], clip)
-    grads[T] = dh[0]
-    for t in range(T, 0, -1):
-        _, dah, dh_direct = cells.gru_gates_backward(dh, *saved[t - 1])
-        dh = _clip(dh_direct + dah @ W_hh, clip)
-        grads[t - 1] = dh[0]
+    dah = np.empty((1, 3 * H))
+    dh = grads[T:T + 1]
+    dh[:] = _clip(u, clip)
+    for K_t, dh_prev in zip(K[::-1, None], grads[T - 1::-1, None]):
+        _, dh_direct = cells.gru_backward_from_derivatives(dh, K_t, out=dah)
+        dh = dh_prev
+        np.dot(dah, W_hh, out=dh)
+        dh += dh_direct
+        if clip is not None:
+            dh *= _clip_factor(dh, clip)
     return _row_norms(grads)
 
 
@@ -406,8 +448,12 @@ def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="ortho
     Notes
     -----
     For ``cell="rnn"`` this is one forward loop that stores pre-activations and one
-    backward loop of vector-matrix products (about 1-3 ms at T=200, H=64). LSTM and GRU
-    steps use the gate functions of :mod:`rnn_tutor.cells`.
+    backward loop of vector-matrix products (about 2 ms at T=200, H=64). LSTM and GRU
+    run forward with the gate functions of :mod:`rnn_tutor.cells`, then take the local
+    derivatives of all steps at once (``cells.lstm_gates_derivatives``,
+    ``gru_gates_derivatives``) and go back with vector operations only
+    (``cells.lstm_backward_from_derivatives``, ``gru_backward_from_derivatives``): no
+    Jacobians, no weight gradients.
     """
     s = profile_setup(cell, T, hidden_size, scale, activation, init, seed,
                       input_size=input_size, input_scale=input_scale,

@@ -17,6 +17,7 @@ Gaussian: a spread of singular values; identity: one repeated eigenvalue).
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -224,15 +225,40 @@ def recurrent_matrix(init: str, hidden_size: int, scale: float, seed=None,
     scale = check_positive_float(scale, "scale")
     check_choice(scale_by, SCALE_BY, "scale_by")
     gates = check_positive_int(gates, "gates")
-    rng = rng_from_seed(seed)
-    blocks = []
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+        blocks, sizes = _unscaled_blocks(name, H, int(seed), scale_by, gates)
+    else:                                       # a Generator or None: draw afresh
+        blocks, sizes = _draw_blocks(name, H, rng_from_seed(seed), scale_by, gates)
+    # Same arithmetic as scale_to_spectral_norm/radius: block * (scale / size).
+    return np.concatenate([block * (scale / size) for block, size in zip(blocks, sizes)],
+                          axis=0)
+
+
+def _draw_blocks(name, H, rng, scale_by, gates):
+    """The ``gates`` H x H blocks as drawn, and each block's size in the sense of scale_by."""
+    blocks, sizes = [], []
     for _ in range(gates):
         block = _INITIALISERS[name]((H, H), seed=rng)
         if scale_by == "norm":
-            block = scale_to_spectral_norm(block, scale)
+            size = np.linalg.norm(block, 2)
+            if size == 0:
+                raise ValueError("cannot rescale W to a spectral norm: W is the zero matrix")
         elif scale_by == "radius":
-            block = scale_to_spectral_radius(block, scale)
+            size = np.max(np.abs(np.linalg.eigvals(block)))
+            if size == 0:
+                raise ValueError("cannot rescale W to a spectral radius: all its eigenvalues "
+                                 "are 0 (W is nilpotent); rescale by spectral norm instead")
         else:
-            block = block * scale
+            size = 1.0
+        block.setflags(write=False)
         blocks.append(block)
-    return np.concatenate(blocks, axis=0)
+        sizes.append(size)
+    return tuple(blocks), tuple(sizes)
+
+
+@functools.lru_cache(maxsize=64)
+def _unscaled_blocks(name, H, seed, scale_by, gates):
+    """:func:`_draw_blocks` for an int seed, cached: dragging the explorer's scale slider
+    changes only the factor, so the QR decompositions and SVDs (about 0.3 ms per 64 x 64
+    block) are not repeated. The blocks are read-only; callers get scaled copies."""
+    return _draw_blocks(name, H, rng_from_seed(seed), scale_by, gates)
