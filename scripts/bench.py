@@ -4,7 +4,8 @@ Run with ``make bench`` (or ``python scripts/bench.py [--quick] [--threads N]``)
 
 (a) NumPy LSTM forward+backward (rnn_tutor.layers) vs torch.nn.LSTM forward+backward at
     B=64, T=50, H=128, as times and a ratio (budget: NumPy within 2x of torch);
-(b) gradient_profile latency at T=200, H=64 for rnn, lstm and gru (budget: a few ms);
+(b) gradient_profile latency at T=200, H=64 for rnn, lstm and gru, CPU and wall
+    (budget: a few ms);
 (c) the explorer's recompute and static-slider timings (section for the explorer owner).
 
 Timings are medians over repeated calls after warm-up (time.perf_counter); the NumPy
@@ -105,12 +106,45 @@ def bench_lstm(repeat, B=64, T=50, H=128, D=128, dtype=torch.float32):
 
 # ----------------------------------------------------------------------------- (b) profiles
 
+def measure_cpu(fn, repeat, warmup=3):
+    """Median wall and CPU time (time.process_time) of ``fn()`` in seconds, and min wall.
+
+    CPU time excludes waiting for a core, so on a shared machine it is what the same
+    code would take on an idle one.
+    """
+    for _ in range(warmup):
+        fn()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    return statistics.median(wall), min(wall), statistics.median(cpu)
+
+
 def bench_profiles(repeat, T=200, H=64):
-    """gradient_profile latency (it runs BLAS on one thread itself, see one_blas_thread)."""
-    lines = [f"gradient_profile T={T} H={H} (tanh, orthogonal, scale 1.0, seed 0)"]
-    for cell, n in (("rnn", repeat), ("lstm", max(repeat // 4, 5)), ("gru", max(repeat // 4, 5))):
-        med, low = measure(lambda: gradient_profile(cell, T, H, 1.0, "tanh", "orthogonal", 0), n)
-        lines.append(f"  {cell:4s}  median {ms(med)}   min {ms(low)}   ({n} calls)")
+    """gradient_profile latency (it runs BLAS on one thread itself, see one_blas_thread).
+
+    "drag": a new scale on every call with the same seed, as when the explorer's slider
+    moves (the int seed's random draws are cached, so only the scale factor changes).
+    "new seed": a different seed on every call, so W_hh's blocks (QR + SVD each), W_xh,
+    the inputs and u are drawn afresh (the first call after changing seed, init, H or T).
+    """
+    import itertools
+    lines = [f"gradient_profile T={T} H={H} (tanh, orthogonal; budget: a few ms)"]
+    for cell in ("rnn", "lstm", "gru"):
+        n = repeat if cell == "rnn" else max(repeat // 2, 5)
+        scales = itertools.cycle(np.geomspace(0.25, 4.0, 97))
+        seeds = itertools.count(1000)
+        for label, fn in (
+                ("drag", lambda: gradient_profile(cell, T, H, float(next(scales)), "tanh",
+                                                  "orthogonal", 0)),
+                ("new seed", lambda: gradient_profile(cell, T, H, 1.0, "tanh", "orthogonal",
+                                                      next(seeds)))):
+            wall, low, cpu = measure_cpu(fn, n)
+            lines.append(f"  {cell:4s} {label:8s}  cpu median {ms(cpu)}   wall median "
+                         f"{ms(wall)}   min {ms(low)}   ({n} calls)")
     return lines
 
 

@@ -310,6 +310,25 @@ def test_profile_is_seeded():
     assert not np.array_equal(a, gr.gradient_profile("rnn", 20, 8, 1.1, "tanh", "gaussian", 4))
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_profile_setup_int_seed_equals_the_generator_draw_and_is_a_fresh_copy(cell):
+    # Int seeds' draws are cached (a slider drag redraws nothing); a Generator seed draws
+    # afresh from the same streams. Same numbers either way, and writable copies.
+    s = gr.profile_setup(cell, 9, 5, 1.2, init="gaussian", seed=4)
+    for a in s.values():
+        if isinstance(a, np.ndarray):
+            assert a.flags.writeable
+            a[...] = np.nan
+    s = gr.profile_setup(cell, 9, 5, 1.2, init="gaussian", seed=4)
+    fresh = gr.profile_setup(cell, 9, 5, 1.2, init="gaussian", seed=4, input_scale=1.0)
+    for key in ("xs", "W_xh", "W_hh", "u"):
+        assert np.all(np.isfinite(s[key]))
+        np.testing.assert_array_equal(s[key], fresh[key])
+    np.testing.assert_array_equal(
+        s["W_hh"], gr.profile_setup(cell, 9, 5, 1.2, init="gaussian",
+                                    seed=np.random.default_rng(4))["W_hh"])
+
+
 # Pascanu et al. (2013): ||dh_T/dh_k|| <= (gamma ||W_hh||)^(T-k), so the ratio
 # profile[k] / profile[T] never exceeds (gamma * scale)^(T-k) when scale is the spectral norm.
 PASCANU_INITS = ["gaussian", "xavier_uniform", "he_normal", "orthogonal", "identity"]
@@ -621,4 +640,4 @@ def test_bench_script_runs_at_a_tiny_size():
     for dtype in (torch.float32, torch.float64):
         lines = bench.bench_lstm(1, B=2, T=3, H=4, D=3, dtype=dtype)
         assert "ratio numpy/torch" in lines[-1]
-    assert len(bench.bench_profiles(1, T=5, H=4)) == 4
+    assert len(bench.bench_profiles(1, T=5, H=4)) == 7

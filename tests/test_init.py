@@ -248,3 +248,24 @@ def test_bad_scale_or_gain(func, kw):
         func((3, 3), **{kw: 0.0})
     with pytest.raises(TypeError, match=kw):
         func((3, 3), **{kw: None})
+
+
+@pytest.mark.parametrize("scale_by", ["norm", "radius", "none"])
+def test_recurrent_matrix_int_seed_cache_gives_fresh_equal_arrays(scale_by):
+    # An int seed's blocks are cached (a slider drag redraws nothing): every call must
+    # still return a new writable array, equal to a fresh draw from the same stream.
+    a = init.recurrent_matrix("gaussian", 6, 1.3, seed=11, scale_by=scale_by, gates=3)
+    a[:] = 0.0
+    b = init.recurrent_matrix("gaussian", 6, 1.3, seed=11, scale_by=scale_by, gates=3)
+    fresh = init.recurrent_matrix("gaussian", 6, 1.3, seed=np.random.default_rng(11),
+                                  scale_by=scale_by, gates=3)
+    assert b.flags.writeable and not np.shares_memory(a, b)
+    np.testing.assert_array_equal(b, fresh)
+    blocks = [init.gaussian((6, 6), seed=rng) for rng in [np.random.default_rng(11)] * 3]
+    if scale_by == "norm":
+        expected = [init.scale_to_spectral_norm(B, 1.3) for B in blocks]
+    elif scale_by == "radius":
+        expected = [init.scale_to_spectral_radius(B, 1.3) for B in blocks]
+    else:
+        expected = [B * 1.3 for B in blocks]
+    np.testing.assert_array_equal(b, np.concatenate(expected))
