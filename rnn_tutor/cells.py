@@ -448,11 +448,16 @@ def gru_gates_forward(ax, ah, h_prev):
     """
     H = h_prev.shape[-1]
     gates = np.empty_like(ax)
-    sigmoid(ax[:, :2 * H] + ah[:, :2 * H], out=gates[:, :2 * H])          # r_t, z_t
+    rz, n = gates[:, :2 * H], gates[:, 2 * H:]
+    np.add(ax[:, :2 * H], ah[:, :2 * H], out=rz)
+    sigmoid(rz, out=rz)                                       # r_t, z_t
     r, z = gates[:, :H], gates[:, H:2 * H]
-    np.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:], out=gates[:, 2 * H:])      # n_t
-    n = gates[:, 2 * H:]
-    h = (1.0 - z) * n + z * h_prev
+    np.multiply(r, ah[:, 2 * H:], out=n)
+    n += ax[:, 2 * H:]
+    np.tanh(n, out=n)                                         # n_t
+    h = h_prev - n                                            # (1 - z) n + z h_prev
+    h *= z
+    h += n
     return h, gates
 
 

@@ -359,17 +359,17 @@ def _gru_profile(s, clip):
     xs, W_hh, b_hh, u = s["xs"], s["W_hh"], s["b_hh"], s["u"]
     T, H = len(xs), len(u)
     AX = xs @ s["W_xh"].T + s["b_xh"]                    # (T, 3H): the a_x of every step
-    AH, gates = np.empty_like(AX), np.empty_like(AX)
-    Hs = np.empty((T + 1, H))                            # h_0..h_T
-    Hs[0] = s["h0"]
+    AH = np.empty_like(AX)
     W_hh_T = np.ascontiguousarray(W_hh.T)
-    for t in range(T):
-        ah = AH[t:t + 1]
-        np.dot(Hs[t:t + 1], W_hh_T, out=ah)
+    h = s["h0"][None, :]
+    hs, gates = [h], []                                  # h_0..h_T and the gates
+    for ax, ah in zip(AX[:, None, :], AH[:, None, :]):   # rows as (1, 3H) views
+        np.dot(h, W_hh_T, out=ah)
         ah += b_hh
-        Hs[t + 1:t + 2], gates[t:t + 1] = cells.gru_gates_forward(AX[t:t + 1], ah,
-                                                                   Hs[t:t + 1])
-    K = cells.gru_gates_derivatives(Hs[:T], AH, gates)
+        h, g = cells.gru_gates_forward(ax, ah, h)
+        hs.append(h)
+        gates.append(g)
+    K = cells.gru_gates_derivatives(np.concatenate(hs[:T]), AH, np.concatenate(gates))
     grads = np.empty((T + 1, H))
     dah = np.empty((1, 3 * H))
     dh = grads[T:T + 1]
