@@ -77,28 +77,24 @@ def check_shape(arr: np.ndarray, expected: Iterable[int | None], name: str) -> N
         raise ValueError(f"{name} must have shape {want}; got {arr.shape}")
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def _check_int(value, name: str, minimum: int, kind: str) -> int:
+    # bool is an Integral in Python, but True as a hidden size is always a bug.
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a {kind} integer; got {value!r} "
+                        f"({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be a {kind} integer; got {value}")
+    return int(value)
 
 
 def check_positive_int(value, name: str) -> int:
     """Return ``value`` as int if it is an integer >= 1, else raise."""
-    if not _is_int(value):
-        raise TypeError(f"{name} must be a positive integer; got {value!r} "
-                        f"({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
-    return int(value)
+    return _check_int(value, name, 1, "positive")
 
 
 def check_nonnegative_int(value, name: str) -> int:
     """Return ``value`` as int if it is an integer >= 0, else raise."""
-    if not _is_int(value):
-        raise TypeError(f"{name} must be a non-negative integer; got {value!r} "
-                        f"({type(value).__name__})")
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value}")
-    return int(value)
+    return _check_int(value, name, 0, "non-negative")
 
 
 def check_positive_float(value, name: str, allow_zero: bool = False) -> float:
