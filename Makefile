@@ -40,8 +40,10 @@ test: setup browser
 test-fast: setup
 	$(PYTEST) -m "not browser and not book and not slow" tests
 
+# One thread for NumPy and torch alike: a like-for-like ratio that a busy machine
+# cannot skew (two-thread torch spin-waits when the other core is taken).
 bench: setup
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --threads 1
 
 reproduce: setup
 	$(BIN)/python scripts/reproduce.py
