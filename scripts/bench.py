@@ -6,9 +6,10 @@ Run with ``make bench`` (or ``python scripts/bench.py [--quick] [--threads N]``)
     B=64, T=50, H=128, as times and a ratio (budget: NumPy within 2x of torch);
 (b) gradient_profile latency at T=200, H=64 for rnn, lstm and gru, CPU and wall
     (budget: a few ms);
-(c) the explorer's recompute and static-slider timings (section for the explorer owner).
+(c) the explorer's live recompute and static-slider build, with the figures' HTML size.
 
-Timings are medians over repeated calls after warm-up (time.perf_counter); the NumPy
+Timings are medians over repeated calls after warm-up (time.perf_counter, and for (b)
+and (c) also the process's CPU time, which waiting for a core does not inflate); the NumPy
 and torch LSTMs are called alternately so both see the same background load. On a shared
 machine they are noisy: the load average is printed before and after, and the minimum is
 printed next to the median (the minimum is the least disturbed run).
@@ -29,20 +30,9 @@ import rnn_tutor
 from rnn_tutor.gradients import gradient_profile
 
 
-def measure(fn, repeat, warmup=3):
-    """Median and minimum wall time of ``fn()`` in seconds, after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
-
-
 def measure_pair(f, g, repeat, warmup=3):
-    """Like :func:`measure` for two functions, called alternately (f, g, f, g, ...).
+    """Median and minimum wall time (s) of ``f()`` and of ``g()``, called alternately
+    (f, g, f, g, ...) after ``warmup`` calls of each.
 
     Interleaving exposes both to the same background load, so their ratio is fairer
     than two separate runs on a machine whose load changes from second to second.
@@ -149,36 +139,18 @@ def bench_profiles(repeat, T=200, H=64):
 
 
 # ----------------------------------------------------------------------------- (c) explorer
-# ============================================================================================
-# EXPLORER SECTION (owner: explorer teammate). Add here, measured the same way:
-#   - one explorer recomputation at T=200, H=64 (budget: a few ms);
-#   - building a full static slider figure of 50 frames (budget: well under a second).
-# Return a list of printed lines, like bench_profiles above.
-# ============================================================================================
 
 def bench_explorer(repeat, T=200, H=64):
-    """Live recompute (while dragging the scale) and static slider build, with HTML size.
-
-    Besides wall time, prints the process's CPU time per call (time.process_time): on a
-    machine shared with other work a call waits for a core, which inflates wall time but
-    not CPU time, so CPU time is what the same code would take on an idle machine.
-    """
+    """Live recompute (while dragging the scale) and static slider build, with HTML size
+    (wall and CPU time, as :func:`measure_cpu`)."""
     import itertools
 
     from rnn_tutor import explorer as ex, widgets
     from rnn_tutor.plots import figure_html
 
     def timed(fn, n, warmup=3):
-        for _ in range(warmup):
-            fn()
-        wall, cpu = [], []
-        for _ in range(n):
-            w, c = time.perf_counter(), time.process_time()
-            fn()
-            wall.append(time.perf_counter() - w)
-            cpu.append(time.process_time() - c)
-        return (f"wall median {ms(statistics.median(wall))} min {ms(min(wall))}   "
-                f"cpu median {ms(statistics.median(cpu))}")
+        wall, low, cpu = measure_cpu(fn, n, warmup)
+        return f"wall median {ms(wall)} min {ms(low)}   cpu median {ms(cpu)}"
 
     # Every call uses a new scale, as a drag does (W_hh's spectrum is cached per scale).
     scales = itertools.cycle(np.geomspace(0.25, 4.0, 997))
