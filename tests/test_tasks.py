@@ -205,7 +205,10 @@ def test_digits_rows_and_pixels_agree():
     test = rows.test_set()
     assert test.inputs.shape[1] == rows.n_test == 1797 // 5
     assert rows.n_train + rows.n_test == 1797
-    prior = rows.prior
+    train = rows.train_set(batch_first=True)
+    assert train.inputs.shape == (rows.n_train, 8, 8) and train.targets.shape == (rows.n_train,)
+    prior = rows.prior                    # the class frequencies of the training split
+    assert np.bincount(train.targets, minlength=10) / rows.n_train == pytest.approx(prior)
     assert rows.test_baseline == pytest.approx(-np.mean(np.log(prior[test.targets])))
     assert rows.baseline == pytest.approx(math.log(10), abs=0.01)
 

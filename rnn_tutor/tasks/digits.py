@@ -67,14 +67,17 @@ class SequentialDigits(Task):
         idx = rng.integers(0, self.n_train, size=batch_size)
         return Batch(self._as_sequences(self._train[0][idx]), self._train[1][idx].copy())
 
-    def test_set(self, batch_first: bool = False) -> Batch:
-        """All test images as one batch."""
-        x = self._as_sequences(self._test[0])
+    def _whole(self, split, batch_first):
+        images, labels = split
+        x = self._as_sequences(images)
         if batch_first:
             x = np.ascontiguousarray(np.swapaxes(x, 0, 1))
-        return Batch(x, self._test[1].copy(), batch_first=batch_first)
+        return Batch(x, labels.copy(), batch_first=batch_first)
 
-    def train_set(self) -> Batch:
-        """All training images as one batch (time-major)."""
-        return Batch(self._as_sequences(self._train[0]), self._train[1].copy())
+    def train_set(self, batch_first: bool = False) -> Batch:
+        """All training images as one batch (time-major unless ``batch_first``)."""
+        return self._whole(self._train, batch_first)
 
+    def test_set(self, batch_first: bool = False) -> Batch:
+        """All test images as one batch (time-major unless ``batch_first``)."""
+        return self._whole(self._test, batch_first)
