@@ -35,7 +35,6 @@ import html
 import itertools
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -44,9 +43,9 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs_version
 
 from ._validate import as_float_array, check_nonnegative_int
+from .book_build import in_book_build
 
-__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "PLOTLY_JS_VERSION",
-           "BOOK_BUILD_ENV"]
+__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "PLOTLY_JS_VERSION"]
 
 #: Version of plotly.js bundled with the installed plotly package (the book serves it).
 PLOTLY_JS_VERSION = get_plotlyjs_version()
@@ -54,8 +53,6 @@ PLOTLY_JS_VERSION = get_plotlyjs_version()
 # Only used by live front ends that have no plotly.js on the page (see module docstring).
 _PLOTLY_JS_FALLBACK_URL = f"https://cdn.plot.ly/plotly-{PLOTLY_JS_VERSION}.min.js"
 _DEFAULT_HEIGHT = 450
-#: Set to "1" by the book build (book/_ext/offline_assets.py) for the kernels it starts.
-BOOK_BUILD_ENV = "RNN_TUTOR_BOOK_BUILD"
 _CONFIG = {"responsive": True, "displaylogo": False}
 _counter = itertools.count(1)
 
@@ -167,7 +164,7 @@ def mime_bundle(fig: go.Figure, book: bool | None = None) -> dict:
     """
     spec = _spec(_check_figure(fig))
     if book is None:
-        book = os.environ.get(BOOK_BUILD_ENV) == "1"
+        book = in_book_build()
     title = fig.layout.title.text or "untitled"
     bundle = {
         "text/html": _html_from_spec(spec, None),

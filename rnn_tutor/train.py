@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import collections
 import math
-import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -33,14 +32,10 @@ from torch.nn import functional as F
 
 from ._validate import (check_choice, check_nonnegative_int, check_positive_float,
                         check_positive_int)
+from .book_build import in_book_build
 from .tasks import CharCorpus, SequentialDigits, Task
 
-__all__ = ["train", "evaluate", "predict", "History", "GradientExplosionWarning",
-           "BOOK_BUILD_ENV"]
-
-#: Set this environment variable to "1" to keep widget progress bars out of a book build.
-BOOK_BUILD_ENV = "RNN_TUTOR_BOOK_BUILD"
-
+__all__ = ["train", "evaluate", "predict", "History", "GradientExplosionWarning"]
 
 class GradientExplosionWarning(UserWarning):
     """Issued when :func:`train` stops because it detected exploding gradients."""
@@ -280,7 +275,7 @@ def _progress_mode(progress):
     if progress is False or progress is None:
         return None
     check_choice(progress, ("auto", "text"), "progress")
-    if progress == "auto" and os.environ.get(BOOK_BUILD_ENV) == "1":
+    if progress == "auto" and in_book_build():
         return "summary"
     return progress
 

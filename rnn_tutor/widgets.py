@@ -1,6 +1,6 @@
 """Live explorers for running notebooks (ipywidgets; the static book uses frames instead).
 
-When the book is built (``RNN_TUTOR_BOOK_BUILD=1``, see :mod:`rnn_tutor.plots`) the two
+When the book is built (``RNN_TUTOR_BOOK_BUILD=1``, see :mod:`rnn_tutor.book_build`) the two
 functions below create no widgets (they would need a kernel, and the book's pages would
 fetch a widget manager from a CDN): they return a stand-in that displays the static
 slider version of the same explorer, so a chapter can call them unconditionally.
@@ -22,13 +22,13 @@ the extra ``anywidget`` package and does not render in the static book. One upda
 from __future__ import annotations
 
 import math
-import os
 
 import ipywidgets as W
 
 from . import explorer as ex
 from ._validate import check_positive_int
-from .plots import BOOK_BUILD_ENV, mime_bundle
+from .book_build import in_book_build
+from .plots import mime_bundle
 
 __all__ = ["GradientExplorer", "ScalarExplorer", "StaticStandIn", "gradient_explorer",
            "scalar_explorer"]
@@ -219,10 +219,6 @@ class StaticStandIn:
         return mime_bundle(self.figure)
 
 
-def _book_build() -> bool:
-    return os.environ.get(BOOK_BUILD_ENV) == "1"
-
-
 def gradient_explorer(scale=1.0, T=200, hidden_size=64, activation="tanh",
                       init="orthogonal", cell="rnn", **kwargs):
     """Show the live gradient explorer in a notebook.
@@ -240,7 +236,7 @@ def gradient_explorer(scale=1.0, T=200, hidden_size=64, activation="tanh",
         these settings (slider over the scale; a dropdown over the nonlinearities,
         starting with ``activation``), and ``result`` for the starting controls.
     """
-    if _book_build():
+    if in_book_build():
         result = ex.explore(scale, T, hidden_size, activation, init, cell, **kwargs)
         others = tuple(a for a in ex.ACTIVATION_CHOICES if a != activation)
         figure = ex.static_explorer(T, hidden_size, (activation, *others), init, cell,
@@ -281,7 +277,7 @@ def scalar_explorer(w: float = 0.9, T: int = 100):
     :class:`ScalarExplorer` (in the book build, a :class:`StaticStandIn` showing
     :func:`rnn_tutor.explorer.static_scalar_explorer`).
     """
-    if _book_build():
+    if in_book_build():
         ex.scalar_powers(w, T)                      # validate as the live version does
         return StaticStandIn(ex.static_scalar_explorer(T))
     return ScalarExplorer(w, T)

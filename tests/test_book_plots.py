@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from rnn_tutor import plots
+from rnn_tutor.book_build import BOOK_BUILD_ENV
 
 T = np.arange(20)
 
@@ -122,10 +123,10 @@ def test_script_content_cannot_close_the_script_element():
 
 def test_bundle_for_the_book_is_html_only(monkeypatch):
     fig = go.Figure(go.Scatter(y=[1, 2]))
-    monkeypatch.setenv(plots.BOOK_BUILD_ENV, "1")
+    monkeypatch.setenv(BOOK_BUILD_ENV, "1")
     book = plots.mime_bundle(fig)
     assert set(book) == {"text/html", "text/plain"}
-    monkeypatch.delenv(plots.BOOK_BUILD_ENV)
+    monkeypatch.delenv(BOOK_BUILD_ENV)
     live = plots.mime_bundle(fig)
     assert set(live) == {"text/html", "text/plain", "application/vnd.plotly.v1+json"}
     assert live["application/vnd.plotly.v1+json"]["data"][0]["type"] == "scatter"
@@ -137,7 +138,7 @@ def test_show_publishes_the_bundle(monkeypatch):
     from IPython.utils.capture import capture_output
 
     InteractiveShell.instance()
-    monkeypatch.setenv(plots.BOOK_BUILD_ENV, "1")
+    monkeypatch.setenv(BOOK_BUILD_ENV, "1")
     with capture_output() as captured:
         plots.show(plots.slider_figure([0.5, 1.5], _powers, label="w"))
     (output,) = captured.outputs

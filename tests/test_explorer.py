@@ -10,6 +10,7 @@ import pytest
 
 from rnn_tutor import cells, explorer as ex, widgets
 from rnn_tutor.gradients import gradient_profile, profile_setup
+from rnn_tutor.book_build import BOOK_BUILD_ENV
 
 SMALL = dict(T=60, hidden_size=16)
 
@@ -351,7 +352,6 @@ def test_bad_input_is_refused_clearly():
 
 def test_book_build_shows_the_static_explorer_and_creates_no_widget(monkeypatch):
     from ipywidgets.widgets.widget import _instances
-    from rnn_tutor.plots import BOOK_BUILD_ENV
     monkeypatch.setenv(BOOK_BUILD_ENV, "1")
     before = len(_instances)
     e = widgets.gradient_explorer(scale=2.0, activation="relu", **SMALL)

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from rnn_tutor import models, tasks
-from rnn_tutor.train import (BOOK_BUILD_ENV, GradientExplosionWarning, History, evaluate,
+from rnn_tutor.train import (GradientExplosionWarning, History, evaluate,
                              predict, train)
+from rnn_tutor.book_build import BOOK_BUILD_ENV
 
 ADD = tasks.AddingProblem(10)
 

@@ -24,9 +24,10 @@ from pathlib import Path
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
+from rnn_tutor.book_build import BOOK_BUILD_ENV
+
 logger = logging.getLogger(__name__)
 
-BOOK_BUILD_ENV = "RNN_TUTOR_BOOK_BUILD"
 PLOTLY_JS = "vendor/plotly/plotly.min.js"
 MATHJAX_JS = "vendor/mathjax/tex-mml-chtml.js"
 # The parts of MathJax's es5 build that tex-mml-chtml.js loads on demand: TeX extensions,
