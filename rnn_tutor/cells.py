@@ -28,7 +28,7 @@ from scipy.special import expit as _expit
 from ._validate import as_float_array, check_choice, check_shape
 
 __all__ = [
-    "Activation", "ACTIVATIONS", "sigmoid",
+    "Cell", "CELLS", "get_cell", "Activation", "ACTIVATIONS", "sigmoid", "get_activation",
     "rnn_step_forward", "rnn_step_backward",
     "lstm_step_forward", "lstm_step_backward", "lstm_gates_forward", "lstm_gates_backward",
     "lstm_gates_derivatives", "lstm_backward_from_derivatives",
@@ -590,3 +590,54 @@ def gru_step_backward(dh, cache):
     dx, dh_prev_w, grads = _affine_backward(dax, dah, x, h_prev, W_xh, W_hh,
                                             has_b_xh, has_b_hh)
     return dx, dh_prev + dh_prev_w, grads
+
+
+# ----------------------------------------------------------------------------------------
+# The registry: one entry per cell, the single source of its name, gates and step
+# ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cell:
+    """What the rest of the package needs to know about one kind of recurrent cell.
+
+    Attributes
+    ----------
+    name : str
+        "rnn", "lstm" or "gru".
+    title : str
+        How the book names it ("vanilla RNN", "LSTM", "GRU").
+    gates : tuple of str
+        The blocks stacked along the rows of W_xh and W_hh, in PyTorch's order: the RNN
+        has one (its pre-activation a), the LSTM i, f, g, o, the GRU r, z, n.
+    states : tuple of str
+        The recurrent state: ("h",), or ("h", "c") for the LSTM.
+    step_forward, step_backward : callable
+        The step functions of this module (``(out, cache)`` / ``(dout, cache)``).
+    """
+
+    name: str
+    title: str
+    gates: tuple
+    states: tuple
+    step_forward: Callable
+    step_backward: Callable
+
+    @property
+    def num_gates(self) -> int:
+        """G, the number of stacked blocks: W_xh is (G*H, D), W_hh is (G*H, H)."""
+        return len(self.gates)
+
+
+#: Every cell of the package by name; layers, gradients, models and the explorer derive
+#: their tables from it.
+CELLS = {
+    "rnn": Cell("rnn", "vanilla RNN", ("a",), ("h",), rnn_step_forward, rnn_step_backward),
+    "lstm": Cell("lstm", "LSTM", ("i", "f", "g", "o"), ("h", "c"),
+                 lstm_step_forward, lstm_step_backward),
+    "gru": Cell("gru", "GRU", ("r", "z", "n"), ("h",), gru_step_forward, gru_step_backward),
+}
+
+
+def get_cell(name) -> Cell:
+    """Return the :class:`Cell` called ``name`` (ValueError listing the choices)."""
+    return CELLS[check_choice(name, CELLS, "cell")]

@@ -30,7 +30,7 @@ from .init import SCALE_BY, _resolve, recurrent_matrix, rng_from_seed
 __all__ = [
     "ACTIVATION_NAMES", "CELLS", "spectral_norm", "spectral_radius",
     "rnn_jacobian", "rnn_jacobians", "jacobian_products", "lstm_jacobian", "gru_jacobian",
-    "profile_setup", "gradient_profile", "numerical_gradient", "rel_error",
+    "profile_setup", "profile_from_setup", "gradient_profile", "numerical_gradient", "rel_error",
     "clip_grad_norm", "clip_grad_value", "one_blas_thread",
 ]
 
@@ -458,13 +458,26 @@ def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="ortho
     s = profile_setup(cell, T, hidden_size, scale, activation, init, seed,
                       input_size=input_size, input_scale=input_scale,
                       forget_bias=forget_bias, scale_by=scale_by)
+    return profile_from_setup(s, clip)
+
+
+def profile_from_setup(setup, clip=None):
+    """:func:`gradient_profile` of a network already built by :func:`profile_setup`.
+
+    Lets a caller that needs several profiles of one network (with and without ``clip``)
+    build W_hh and draw the inputs once. Returns the same array as
+    :func:`gradient_profile` with the same arguments.
+    """
+    if not isinstance(setup, dict) or "cell" not in setup:
+        raise TypeError("setup must be the dict returned by profile_setup; got "
+                        f"{type(setup).__name__}")
     if clip is not None:
         clip = check_positive_float(clip, "clip")
     with np.errstate(all="ignore"), one_blas_thread():
-        norms = _PROFILES[cell](s, clip)
+        norms = _PROFILES[setup["cell"]](setup, clip)
         # ||u|| = 1 up to rounding; dividing by it makes entry T exactly 1 (without clip)
         # and every entry the growth factor over T - k steps.
-        return norms / _row_norms(s["u"][None, :])[0]
+        return norms / _row_norms(setup["u"][None, :])[0]
 
 
 # ----------------------------------------------------------------------------- checks
