@@ -35,7 +35,7 @@ test: setup browser
 	$(BIN)/python scripts/build_book.py
 	$(BIN)/python scripts/build_book.py --student
 	$(PYTEST) tests
-	$(PYTEST) --nbval-lax --nbval-current-env notebooks
+	$(PYTEST) --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks
 
 test-fast: setup
 	$(PYTEST) -m "not browser and not book and not slow" tests
