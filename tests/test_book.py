@@ -28,7 +28,8 @@ import build_book  # noqa: E402
 import offline_assets  # noqa: E402
 
 MAX_CHAPTER_BYTES = 1_500_000   # DESIGN.md budget, shared static assets excluded
-REPO_URL = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+REPO_URL = CONFIG["repository"]["url"]
 
 
 def _text(page: Path) -> str:
@@ -256,7 +257,10 @@ def test_chapters_have_launch_download_and_repository_buttons(book_html):
         nb = Path(p).with_suffix(".ipynb").as_posix()
         assert f"https://mybinder.org/v2/gh/{org_repo}/main?urlpath=lab/tree/{nb}" in text
         assert f"https://colab.research.google.com/github/{org_repo}/blob/main/{nb}" in text
-        assert "hub/user-redirect/git-pull?repo=" in text, f"{p}: no JupyterHub button"
+        # A JupyterHub button only where _config.yml names a real hub (none by default).
+        hub = bool(CONFIG["launch_buttons"].get("jupyterhub_url"))
+        assert ("hub/user-redirect/git-pull?repo=" in text) == hub, f"{p}: JupyterHub button"
+        assert "example.org" not in text, f"{p}: a placeholder address"
         assert f'href="{REPO_URL}"' in text and f"{REPO_URL}/issues/new" in text
         download = re.search(r'href="([^"]*_sources/[^"]*\.ipynb)"', text)
         assert download, f"{p}: no .ipynb download button"
