@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # apt needs root; elsewhere sudo is used when present.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: setup browser book student test test-fast bench reproduce clean
+.PHONY: setup browser book student test test-fast bench stress reproduce clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ test-fast: setup
 # cannot skew (two-thread torch spin-waits when the other core is taken).
 bench: setup
 	$(BIN)/python scripts/bench.py --threads 1
+
+# Chapters 2 and 3 executed headless 20 times each; fails on the first stalled cell.
+stress: setup
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/stress_headless.py
 
 reproduce: setup
 	$(BIN)/python scripts/reproduce.py
