@@ -11,10 +11,14 @@ and ``b_hh`` are ``(G*H,)``, with G = 1 (RNN), 4 (LSTM, gates stacked in the ord
 i, f, g, o) or 3 (GRU, gates r, z, n). Rows of ``x`` and ``h`` are examples, so a
 matrix-vector product ``W x`` of the book is ``x @ W.T`` in code.
 
-The step functions are built from two smaller pieces that :mod:`rnn_tutor.layers`
-reuses when it unrolls a whole sequence: the affine maps (``x @ W_xh.T + b_xh`` and
-``h @ W_hh.T + b_hh``) and the ``*_gates_forward``/``*_gates_backward`` functions that
-turn those pre-activations into the new state.
+The step functions check their inputs (:func:`check_step`, :func:`check_cache`,
+:func:`check_grad`) and are then built from two smaller pieces that
+:mod:`rnn_tutor.layers` and :mod:`rnn_tutor.gradients` reuse when they run a whole
+sequence: the affine maps (:func:`affine`, ``x @ W_xh.T + b_xh`` and ``h @ W_hh.T +
+b_hh``) and each cell's ``*_gates_forward``/``*_gates_backward`` functions (with
+``*_gates_derivatives`` and ``*_backward_from_derivatives``, the two halves of the
+backward) that turn those pre-activations into the new state. So each recurrence is
+written once.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from ._validate import as_float_array, check_choice, check_shape
 
 __all__ = [
     "Cell", "CELLS", "get_cell", "Activation", "ACTIVATIONS", "sigmoid", "get_activation",
-    "rnn_step_forward", "rnn_step_backward",
+    "check_step", "check_cache", "check_grad", "affine", "affine_backward",
+    "rnn_step_forward", "rnn_step_backward", "rnn_gates_forward", "rnn_gates_backward",
+    "rnn_gates_derivatives", "rnn_backward_from_derivatives",
     "lstm_step_forward", "lstm_step_backward", "lstm_gates_forward", "lstm_gates_backward",
     "lstm_gates_derivatives", "lstm_backward_from_derivatives",
     "gru_step_forward", "gru_step_backward", "gru_gates_forward", "gru_gates_backward",
@@ -150,10 +156,28 @@ def _check_params(W_xh, W_hh, b_xh, b_hh, gates: int):
     return W_xh, W_hh, b_xh, b_hh, hidden, W_xh.shape[1]
 
 
-def _check_step(x, states, W_xh, W_hh, b_xh, b_hh, gates: int):
-    """Validate one step's inputs; cast everything to one floating dtype.
+def check_step(x, states, W_xh, W_hh, b_xh, b_hh, gates):
+    """Validate the inputs of one step; return them cast to one floating dtype.
 
-    ``states`` maps names ("h_prev", "c_prev") to arrays that must be (B, H).
+    Parameters
+    ----------
+    x : array_like, shape (B, D)
+    states : tuple of array_like, each (B, H)
+        ``(h_prev,)``, or ``(h_prev, c_prev)`` for the LSTM.
+    W_xh, W_hh, b_xh, b_hh : array_like
+        Shapes (G*H, D), (G*H, H), (G*H,), (G*H,); the biases may be None.
+    gates : int
+        G, the number of gates stacked along the rows of the weights.
+
+    Returns
+    -------
+    x, states, W_xh, W_hh, b_xh, b_hh
+        The same, as float arrays of one dtype (``states`` a tuple).
+
+    Raises
+    ------
+    TypeError, ValueError
+        With a message naming the argument and the expected shape.
     """
     W_xh, W_hh, b_xh, b_hh, hidden, in_size = _check_params(W_xh, W_hh, b_xh, b_hh, gates)
     x = as_float_array(x, "x", ndim=2)
@@ -162,44 +186,62 @@ def _check_step(x, states, W_xh, W_hh, b_xh, b_hh, gates: int):
     if batch == 0:
         raise ValueError("x must hold at least one example (B >= 1); got shape "
                          f"{x.shape}")
-    states = {name: as_float_array(s, name, ndim=2) for name, s in states.items()}
-    for name, s in states.items():
+    states = [as_float_array(s, name, ndim=2) for s, name in zip(states, _STATE_NAMES)]
+    for s, name in zip(states, _STATE_NAMES):
         check_shape(s, (batch, hidden), name)
-    arrays = [x, W_xh, W_hh, *states.values()] + [b for b in (b_xh, b_hh) if b is not None]
+    arrays = [x, W_xh, W_hh, *states] + [b for b in (b_xh, b_hh) if b is not None]
     dtype = np.result_type(*arrays)
     cast = (lambda a: None if a is None else a.astype(dtype, copy=False))
-    return (cast(x), {n: cast(s) for n, s in states.items()}, cast(W_xh), cast(W_hh),
+    return (cast(x), tuple(cast(s) for s in states), cast(W_xh), cast(W_hh),
             cast(b_xh), cast(b_hh))
 
 
-def _check_grad(d, shape, dtype, name):
+_STATE_NAMES = ("h_prev", "c_prev")
+
+
+def check_grad(d, like, name):
+    """``d`` as a finite float array of ``like``'s shape and dtype (else a clear error)."""
     d = as_float_array(d, name)
-    check_shape(d, shape, name)
-    return d.astype(dtype, copy=False)
+    check_shape(d, like.shape, name)
+    return d.astype(like.dtype, copy=False)
 
 
-def _unpack(cache, size, forward):
-    """The cache tuple of ``forward``, or a clear TypeError for anything else."""
+def check_cache(cache, size, forward):
+    """``cache`` if it is the ``size``-tuple returned by ``forward`` (else TypeError)."""
     if not isinstance(cache, tuple) or len(cache) != size:
         raise TypeError(f"cache must be the tuple returned by {forward}; got "
                         f"{type(cache).__name__}")
     return cache
 
 
-def _affine(v, W, b):
-    """v @ W.T + b (b may be None): the matrix-vector product W v + b, one row per example."""
+def affine(v, W, b):
+    """``v @ W.T + b``: the matrix-vector product W v + b for every row v (b may be None)."""
     a = v @ W.T
     if b is not None:
         a += b
     return a
 
 
-def _affine_backward(dax, dah, x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh):
+def affine_backward(dax, dah, x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh):
     """Backward of a_x = x W_xh^T + b_xh and a_h = h_prev W_hh^T + b_hh.
 
-    For the RNN and the LSTM both receive the same gradient (a = a_x + a_h); the GRU's
-    reset gate makes them differ. Returns dx, the part of dh_prev that flows through
-    W_hh, and the parameter gradients.
+    Parameters
+    ----------
+    dax, dah : ndarray, shape (B, G*H)
+        Gradients reaching a_x and a_h. For the RNN and the LSTM they are the same array
+        (a = a_x + a_h); the GRU's reset gate makes them differ.
+    x, h_prev, W_xh, W_hh : ndarray
+        The step's inputs and weights.
+    has_b_xh, has_b_hh : bool
+        Whether the biases exist (then their gradients are returned).
+
+    Returns
+    -------
+    dx : ndarray, shape (B, D)
+    dh_prev : ndarray, shape (B, H)
+        The part of dL/dh_{t-1} that flows through W_hh.
+    grads : dict
+        ``W_xh``, ``W_hh`` and the biases that exist, summed over the batch.
     """
     grads = {"W_xh": dax.T @ x, "W_hh": dah.T @ h_prev}
     if has_b_xh:
@@ -212,6 +254,41 @@ def _affine_backward(dax, dah, x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh):
 # ----------------------------------------------------------------------------------------
 # Vanilla RNN
 # ----------------------------------------------------------------------------------------
+
+def rnn_gates_forward(a, phi):
+    r"""The vanilla RNN's state update h_t = phi(a_t), given the pre-activation ``a``.
+
+    ``a`` is ``x_t W_xh^T + b_xh + h_{t-1} W_hh^T + b_hh`` (any shape; phi acts
+    elementwise) and ``phi`` an :class:`Activation`. The RNN's one "gate" is its
+    nonlinearity; this is the piece that the unrolled loops of :mod:`rnn_tutor.layers`,
+    the gradient profile and the one-unit cliff share with :func:`rnn_step_forward`.
+    """
+    return phi.value(a)
+
+
+def rnn_gates_derivatives(h, phi):
+    r"""phi'(a_t) computed from h_t = phi(a_t): the local derivative of one RNN step.
+
+    Any shape; rows may be examples or the time steps of a sequence (one call covers
+    them all). The Jacobian of a step is ``diag(phi'(a_t)) W_hh``.
+    """
+    return phi.derivative_from_value(h)
+
+
+def rnn_backward_from_derivatives(dh, dphi, out=None):
+    r"""One RNN step backwards through ``dphi`` (:func:`rnn_gates_derivatives`): ``da``.
+
+    ``da = dh * phi'(a_t)`` is the gradient on the pre-activation; the gradient reaching
+    h_{t-1} is ``da @ W_hh`` (left to the caller, as for the LSTM and GRU). ``out``, if
+    given, receives ``da``.
+    """
+    return np.multiply(dh, dphi, out=out)
+
+
+def rnn_gates_backward(dh, h, phi):
+    r"""Backward of :func:`rnn_gates_forward`: ``da = dh * phi'(a_t)``, phi' read off h_t."""
+    return rnn_backward_from_derivatives(dh, rnn_gates_derivatives(h, phi))
+
 
 def rnn_step_forward(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh"):
     r"""One step of a vanilla (Elman) RNN.
@@ -240,12 +317,11 @@ def rnn_step_forward(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None, activation="ta
     cache : tuple
         What :func:`rnn_step_backward` needs.
     """
+    x, (h_prev,), W_xh, W_hh, b_xh, b_hh = check_step(x, (h_prev,), W_xh, W_hh, b_xh, b_hh,
+                                                      gates=1)
     phi = get_activation(activation)
-    x, states, W_xh, W_hh, b_xh, b_hh = _check_step(
-        x, {"h_prev": h_prev}, W_xh, W_hh, b_xh, b_hh, gates=1)
-    h_prev = states["h_prev"]
-    a = _affine(x, W_xh, b_xh) + _affine(h_prev, W_hh, b_hh)
-    h = phi.value(a)
+    a = affine(x, W_xh, b_xh) + affine(h_prev, W_hh, b_hh)
+    h = rnn_gates_forward(a, phi)
     return h, (x, h_prev, W_xh, W_hh, b_xh is not None, b_hh is not None, phi, h)
 
 
@@ -276,10 +352,11 @@ def rnn_step_backward(dh, cache):
     grads : dict
         ``W_xh``, ``W_hh`` and the biases that were given.
     """
-    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, phi, h = _unpack(cache, 8, "rnn_step_forward")
-    dh = _check_grad(dh, h.shape, h.dtype, "dh")
-    da = dh * phi.derivative_from_value(h)
-    return _affine_backward(da, da, x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh)
+    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, phi, h = check_cache(cache, 8,
+                                                                    "rnn_step_forward")
+    dh = check_grad(dh, h, "dh")
+    da = rnn_gates_backward(dh, h, phi)
+    return affine_backward(da, da, x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh)
 
 
 # ----------------------------------------------------------------------------------------
@@ -396,10 +473,9 @@ def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b_xh=None, b_hh=None):
     cache : tuple
         What :func:`lstm_step_backward` needs.
     """
-    x, states, W_xh, W_hh, b_xh, b_hh = _check_step(
-        x, {"h_prev": h_prev, "c_prev": c_prev}, W_xh, W_hh, b_xh, b_hh, gates=4)
-    h_prev, c_prev = states["h_prev"], states["c_prev"]
-    a = _affine(x, W_xh, b_xh) + _affine(h_prev, W_hh, b_hh)
+    x, (h_prev, c_prev), W_xh, W_hh, b_xh, b_hh = check_step(
+        x, (h_prev, c_prev), W_xh, W_hh, b_xh, b_hh, gates=4)
+    a = affine(x, W_xh, b_xh) + affine(h_prev, W_hh, b_hh)
     h, c, gates, tanh_c = lstm_gates_forward(a, c_prev)
     cache = (x, h_prev, c_prev, W_xh, W_hh, b_xh is not None, b_hh is not None,
              gates, tanh_c)
@@ -436,16 +512,15 @@ def lstm_step_backward(dout, cache):
     (dh_prev, dc_prev) : tuple of ndarray, shape (B, H)
     grads : dict
     """
-    x, h_prev, c_prev, W_xh, W_hh, has_b_xh, has_b_hh, gates, tanh_c = _unpack(
+    x, h_prev, c_prev, W_xh, W_hh, has_b_xh, has_b_hh, gates, tanh_c = check_cache(
         cache, 9, "lstm_step_forward")
     if not isinstance(dout, (tuple, list)) or len(dout) != 2:
         raise TypeError("dout must be the pair (dh, dc) of upstream gradients; got "
                         f"{type(dout).__name__}")
-    dh = _check_grad(dout[0], c_prev.shape, c_prev.dtype, "dh")
-    dc = _check_grad(dout[1], c_prev.shape, c_prev.dtype, "dc")
+    dh = check_grad(dout[0], c_prev, "dh")
+    dc = check_grad(dout[1], c_prev, "dc")
     da, dc_prev = lstm_gates_backward(dh, dc, c_prev, gates, tanh_c)
-    dx, dh_prev, grads = _affine_backward(da, da, x, h_prev, W_xh, W_hh,
-                                          has_b_xh, has_b_hh)
+    dx, dh_prev, grads = affine_backward(da, da, x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh)
     return dx, (dh_prev, dc_prev), grads
 
 
@@ -555,11 +630,10 @@ def gru_step_forward(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None):
     h : ndarray, shape (B, H)
     cache : tuple
     """
-    x, states, W_xh, W_hh, b_xh, b_hh = _check_step(
-        x, {"h_prev": h_prev}, W_xh, W_hh, b_xh, b_hh, gates=3)
-    h_prev = states["h_prev"]
-    ax = _affine(x, W_xh, b_xh)
-    ah = _affine(h_prev, W_hh, b_hh)
+    x, (h_prev,), W_xh, W_hh, b_xh, b_hh = check_step(x, (h_prev,), W_xh, W_hh, b_xh, b_hh,
+                                                      gates=3)
+    ax = affine(x, W_xh, b_xh)
+    ah = affine(h_prev, W_hh, b_hh)
     h, gates = gru_gates_forward(ax, ah, h_prev)
     return h, (x, h_prev, W_xh, W_hh, b_xh is not None, b_hh is not None, ah, gates)
 
@@ -583,12 +657,12 @@ def gru_step_backward(dh, cache):
     dh_prev : ndarray, shape (B, H)
     grads : dict
     """
-    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, ah, gates = _unpack(cache, 8,
-                                                                  "gru_step_forward")
-    dh = _check_grad(dh, h_prev.shape, h_prev.dtype, "dh")
+    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, ah, gates = check_cache(cache, 8,
+                                                                      "gru_step_forward")
+    dh = check_grad(dh, h_prev, "dh")
     dax, dah, dh_prev = gru_gates_backward(dh, h_prev, ah, gates)
-    dx, dh_prev_w, grads = _affine_backward(dax, dah, x, h_prev, W_xh, W_hh,
-                                            has_b_xh, has_b_hh)
+    dx, dh_prev_w, grads = affine_backward(dax, dah, x, h_prev, W_xh, W_hh,
+                                           has_b_xh, has_b_hh)
     return dx, dh_prev + dh_prev_w, grads
 
 
