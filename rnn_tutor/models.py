@@ -5,7 +5,10 @@ or token ids as one-hot vectors or an embedding), a ``torch.nn.RNN``/``LSTM``/``
 stack, and a linear read-out applied to the last step (``output="last"``) or to every
 step (``output="sequence"``, which is what a character language model is).
 :func:`for_task` builds the right one for a task from ``rnn_tutor.tasks``;
-:func:`sample_text` draws text from a character model with a temperature.
+:func:`sample_text` draws text from a character model with a temperature. Four small
+helpers serve every model that returns ``(y, h_n)`` like ``torch.nn.RNN``:
+:func:`predict` (outputs as NumPy), :func:`evaluation_mode`, :func:`output_and_state`
+and :func:`detach_state` (cut a carried state from its graph, for truncated BPTT).
 
 The classic tutorial "i2h/i2o" network (one ``Linear`` on ``cat(x, h)``) lives in
 ``rnn_tutor.concat`` (``ConcatRNN``) and is re-exported here as ``models.ConcatRNN``.
@@ -13,6 +16,7 @@ The classic tutorial "i2h/i2o" network (one ``Linear`` on ``cat(x, h)``) lives i
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -24,7 +28,8 @@ from . import init as _init
 from ._validate import (check_choice, check_nonnegative_int, check_positive_float,
                         check_positive_int)
 
-__all__ = ["RecurrentNet", "for_task", "sample_text", "set_forget_bias", "CELLS", "INITS"]
+__all__ = ["RecurrentNet", "for_task", "sample_text", "set_forget_bias", "predict",
+           "evaluation_mode", "output_and_state", "detach_state", "CELLS", "INITS"]
 
 #: Cell names: "rnn" is the tanh RNN ("rnn_tanh" is an alias), "rnn_relu" the ReLU RNN.
 CELLS = ("rnn", "rnn_tanh", "rnn_relu", "lstm", "gru")
@@ -225,7 +230,49 @@ def for_task(task, cell: str = "lstm", hidden_size: int = 64, **kwargs) -> Recur
                         output=task.target, input_kind=task.input_kind, **kwargs)
 
 
-@torch.no_grad()
+def output_and_state(returned):
+    """Split what a model returned into ``(y, h_n)``; ``h_n`` is None if it returned ``y`` only."""
+    return returned if isinstance(returned, tuple) else (returned, None)
+
+
+def detach_state(state):
+    """The hidden state cut from the graph that computed it (None stays None).
+
+    Carrying a detached state into the next window of a text keeps its values but stops
+    the gradient at the window's edge: truncated backpropagation through time. An LSTM's
+    state is a pair ``(h, c)``; both are detached.
+    """
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(part.detach() for part in state)
+    return state.detach()
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module):
+    """Run a block with ``model.eval()`` and without gradients; restore the mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def predict(model: nn.Module, inputs, device=None) -> np.ndarray:
+    """Outputs ``y`` of ``model`` (in eval mode) on NumPy or torch inputs, as NumPy.
+
+    ``device`` defaults to the device of the model's parameters.
+    """
+    if device is None:
+        device = next(model.parameters()).device
+    with evaluation_mode(model):
+        outputs, _ = output_and_state(model(torch.as_tensor(inputs, device=device)))
+    return outputs.cpu().numpy()
+
+
 def sample_text(model: RecurrentNet, corpus, length: int = 200, prefix: str = "\n",
                 temperature: float = 1.0, seed=0, num_samples: int = 1):
     """Generate characters from a character language model.
@@ -247,9 +294,7 @@ def sample_text(model: RecurrentNet, corpus, length: int = 200, prefix: str = "\
     from .tasks import as_rng
     gen = torch.Generator().manual_seed(int(as_rng(seed).integers(2 ** 62)))
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluation_mode(model):
         ids = torch.as_tensor(corpus.encode(prefix), device=device)
         x = ids[:, None].expand(-1, num_samples)
         logits, h = model(x)
@@ -263,8 +308,6 @@ def sample_text(model: RecurrentNet, corpus, length: int = 200, prefix: str = "\
                 nxt = torch.multinomial(probs, 1, generator=gen)[:, 0]
             out.append(nxt)
             logits, h = model(nxt[None, :].to(device), h)
-    finally:
-        model.train(was_training)
     chars = torch.stack(out).numpy()  # (length, num_samples)
     texts = [corpus.decode(chars[:, i]) for i in range(num_samples)]
     return texts[0] if num_samples == 1 else texts

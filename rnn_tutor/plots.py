@@ -40,12 +40,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.subplots import make_subplots
 from plotly.offline import get_plotlyjs_version
 
 from ._validate import as_float_array, check_nonnegative_int
 from .book_build import in_book_build
 
-__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "PLOTLY_JS_VERSION"]
+__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "history_figure",
+           "PLOTLY_JS_VERSION"]
 
 #: Version of plotly.js bundled with the installed plotly package (the book serves it).
 PLOTLY_JS_VERSION = get_plotlyjs_version()
@@ -318,4 +320,53 @@ def slider_figure(values: Sequence[float], traces: Callable[[float], Sequence],
         "pad": {"t": 40},
         "steps": steps,
     }])
+    return fig
+
+
+def history_figure(history, title: str | None = None) -> go.Figure:
+    """A training run's loss (against its baseline), gradient norm and weight norm.
+
+    Parameters
+    ----------
+    history : rnn_tutor.train.History
+        What ``rnn_tutor.train.train`` returned.
+    title : str, optional
+
+    Returns
+    -------
+    go.Figure
+        Three panels over the training step: the training loss, the evaluations and
+        the task's baseline; the gradient norm (log scale), also after clipping and
+        with the threshold when the run clipped by norm; the weight norm. A red line
+        marks where the explosion detector stopped the run. Show it with :func:`show`.
+    """
+    unit = {"mse": "MSE", "cross_entropy": "nats"}.get(history.loss_name, history.loss_name)
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=(f"loss ({unit})", "gradient norm", "weight norm"))
+    line = dict(width=1)
+    fig.add_trace(go.Scatter(x=history.step, y=history.loss, name="train loss", line=line),
+                  row=1, col=1)
+    if history.eval_step:
+        fig.add_trace(go.Scatter(x=history.eval_step, y=history.eval_loss, name="eval loss",
+                                 mode="lines+markers"), row=1, col=1)
+    if history.baseline is not None:
+        fig.add_hline(y=history.baseline, line_dash="dash", line_color="gray",
+                      annotation_text="memoryless baseline", row=1, col=1)
+    fig.add_trace(go.Scatter(x=history.step, y=history.grad_norm, name="before clipping",
+                             line=line), row=2, col=1)
+    if history.clip_norm is not None:
+        fig.add_trace(go.Scatter(x=history.step, y=history.grad_norm_clipped,
+                                 name="after clipping", line=line), row=2, col=1)
+        fig.add_hline(y=history.clip_norm, line_dash="dot", line_color="gray",
+                      annotation_text="clip_norm", row=2, col=1)
+    fig.add_trace(go.Scatter(x=history.step, y=history.weight_norm, name="weight norm",
+                             line=line), row=3, col=1)
+    fig.update_yaxes(type="log", row=2, col=1)
+    if history.stopped and history.step:
+        fig.add_vline(x=history.step[-1], line_color="red", line_dash="dot")
+        fig.add_annotation(x=history.step[-1], y=1, yref="paper", text="stopped",
+                           showarrow=False, font=dict(color="red"))
+    fig.update_xaxes(title_text="step", row=3, col=1)
+    fig.update_layout(height=600, title=title, legend=dict(orientation="h", y=-0.12),
+                      margin=dict(t=60, l=60, r=20, b=40))
     return fig

@@ -7,9 +7,9 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from rnn_tutor import models, tasks
-from rnn_tutor.train import (GradientExplosionWarning, History, evaluate,
-                             predict, train)
+from rnn_tutor import models, plots, tasks
+from rnn_tutor.train import (ExplosionDetector, GradientExplosionWarning, History,
+                             TrainConfig, evaluate, predict, train)
 from rnn_tutor.book_build import BOOK_BUILD_ENV
 
 ADD = tasks.AddingProblem(10)
@@ -188,12 +188,12 @@ def test_time_limit_and_evaluation():
 def test_history_figure_and_dict():
     h = train(_model(), ADD, steps=5, batch_size=4, clip_norm=0.5, eval_every=2,
               progress=False)
-    fig = h.figure("adding")
+    fig = plots.history_figure(h, "adding")
     assert isinstance(fig, go.Figure) and len(fig.data) >= 4
     d = h.to_dict()
     assert d["loss"] == h.loss and d["config"]["clip_norm"] == 0.5
-    assert isinstance(History().figure(), go.Figure)  # an empty history plots too
-    h.show()  # through rnn_tutor.plots.show
+    assert isinstance(plots.history_figure(History()), go.Figure)  # an empty history plots too
+    plots.show(plots.history_figure(h))
 
 
 def test_history_smoothed_is_a_trailing_moving_average():

@@ -7,6 +7,11 @@ arrays, time-major ``(T, B, ...)`` like ``torch.nn.RNN`` (``batch_first=True`` f
 predictor that remembers nothing, in the task's loss units (MSE, or nats per target
 for cross-entropy); see each class's docstring for the derivation.
 
+Every task and the character corpus are :class:`BatchSource` objects: the one protocol
+through which ``rnn_tutor.train.train`` reads them (training losses batch after batch,
+held-out data and its evaluation, the baseline a run is drawn against). The corpus is
+read by truncated backpropagation through time, :func:`truncated_bptt`.
+
 =====================  ==========================================  ==================
 task                   what must be remembered                     baseline
 =====================  ==========================================  ==================
@@ -22,13 +27,14 @@ CharCorpus             stdlib docstrings, character-level          n-gram baseli
 =====================  ==========================================  ==================
 """
 
-from ._base import Batch, Task, as_rng, describe_nats, empirical_baseline, nats_to_bits, perplexity
-from .corpus import ALPHABET, DEFAULT_MODULES, CharCorpus, stdlib_docstrings
+from ._base import (Batch, BatchSource, Task, as_rng, describe_nats, empirical_baseline,
+                    nats_to_bits, perplexity)
+from .corpus import ALPHABET, DEFAULT_MODULES, CharCorpus, stdlib_docstrings, truncated_bptt
 from .digits import SequentialDigits
 from .language import Agreement, LateSentiment
 from .synthetic import AddingProblem, CopyTask, Latch, TemporalOrder
 
-__all__ = ["Batch", "Task", "as_rng", "describe_nats", "empirical_baseline", "nats_to_bits",
+__all__ = ["Batch", "Task", "BatchSource", "truncated_bptt", "as_rng", "describe_nats", "empirical_baseline", "nats_to_bits",
            "perplexity", "AddingProblem", "CopyTask", "Latch", "TemporalOrder", "Agreement",
            "LateSentiment", "SequentialDigits", "CharCorpus", "stdlib_docstrings",
            "ALPHABET", "DEFAULT_MODULES"]

@@ -1,18 +1,28 @@
-"""What every task shares: a seeded batch, the Task interface, memoryless baselines."""
+"""What every task shares: a seeded batch, the Task interface, memoryless baselines.
+
+It also defines the batch-source protocol (:class:`BatchSource`) through which
+``rnn_tutor.train.train`` reads every task and the character corpus: a stream of training
+losses, held-out data with its evaluation, and the baseline a run is drawn against.
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+import torch
+from torch.nn import functional as F
 
 from .._validate import check_choice, check_positive_int
 from ..init import rng_from_seed
+from ..models import output_and_state, predict
 
-__all__ = ["Batch", "Task", "as_rng", "empirical_baseline", "nats_to_bits", "perplexity",
-           "describe_nats"]
+__all__ = ["Batch", "Task", "BatchSource", "as_rng", "empirical_baseline", "nats_to_bits",
+           "perplexity", "describe_nats"]
 
 LN2 = math.log(2.0)
 
@@ -77,6 +87,42 @@ class Batch:
                 torch.as_tensor(self.targets, device=device))
 
 
+@runtime_checkable
+class BatchSource(Protocol):
+    """What ``rnn_tutor.train.train`` needs from a task: the batch-source protocol.
+
+    Every :class:`Task` and :class:`~rnn_tutor.tasks.CharCorpus` implements it; the
+    training loop knows nothing else about them.
+
+    Attributes
+    ----------
+    input_kind, input_size, output_size, target, loss
+        What a model must take and return (see :class:`Task`).
+    reference_loss : float
+        The baseline a training run is drawn against, in the units of ``loss``.
+    training_options : tuple of str
+        Settings of ``rnn_tutor.train.TrainConfig`` that ``training_losses`` takes as
+        extra keywords (the corpus's ``seq_len`` and ``carry_state``).
+    """
+
+    input_kind: str
+    input_size: int
+    output_size: int
+    target: str
+    loss: str
+    reference_loss: float
+    training_options: tuple
+
+    def training_losses(self, model, batch_size: int, seed=0, **options) -> Iterator:
+        """Yield the loss of ``model`` on one training batch after another, forever."""
+
+    def evaluation_data(self, size: int = 1024, seed=0):
+        """The held-out data that :meth:`evaluate` scores."""
+
+    def evaluate(self, model, data) -> dict:
+        """``{"loss": float, "accuracy": float or None}`` of ``model`` on ``data``."""
+
+
 class Task:
     """A seeded sequence task with a closed-form chance-level baseline.
 
@@ -98,6 +144,13 @@ class Task:
         step, but no input content), in the units of ``loss``.
     baseline_accuracy : float or None
         That predictor's accuracy.
+
+    Notes
+    -----
+    A task is a :class:`BatchSource`: :meth:`training_losses` draws a fresh batch at
+    every step, :meth:`evaluation_data` is one batch of held-out sequences (the test
+    split for :class:`~rnn_tutor.tasks.SequentialDigits`) and ``reference_loss`` is
+    ``baseline``.
     """
 
     input_kind = "real"
@@ -107,6 +160,12 @@ class Task:
     target = "last"
     baseline = float("nan")
     baseline_accuracy = None
+    training_options = ()
+
+    @property
+    def reference_loss(self) -> float:
+        """The baseline a training run is drawn against: ``baseline``."""
+        return self.baseline
 
     def sample(self, batch_size: int, seed=0, batch_first: bool = False) -> Batch:
         """Draw ``batch_size`` independent sequences; same seed, same data.
@@ -131,6 +190,59 @@ class Task:
 
     def _generate(self, batch_size: int, rng: np.random.Generator) -> Batch:
         raise NotImplementedError
+
+    def compute_loss(self, outputs, targets):
+        """The task's loss (a torch scalar) of model ``outputs`` against ``targets``.
+
+        Mean squared error, or cross-entropy in nats per target. Raises ValueError,
+        naming both shapes, when the outputs do not fit the task.
+        """
+        want = tuple(targets.shape)
+        if self.loss == "cross_entropy":
+            want += (self.output_size,)
+        if tuple(outputs.shape) != want:
+            raise ValueError(f"the model's output has shape {tuple(outputs.shape)} but "
+                             f"{self!r} needs {want} (target {self.target!r}, loss "
+                             f"{self.loss!r}); build the model with "
+                             f"rnn_tutor.models.for_task(task)")
+        if self.loss == "mse":
+            return F.mse_loss(outputs, targets)
+        return F.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1))
+
+    def training_losses(self, model, batch_size: int, seed=0) -> Iterator:
+        """Yield the loss of ``model`` on a fresh batch of ``batch_size`` sequences, forever.
+
+        The batches come from one random stream (``seed``: int or Generator); each
+        sequence starts from a zero state. The losses are torch scalars, ready for
+        ``backward()``.
+        """
+        rng = as_rng(seed)
+        device = next(model.parameters()).device
+        while True:
+            inputs, targets = self.sample(batch_size, rng).torch(device)
+            outputs, _ = output_and_state(model(inputs))
+            yield self.compute_loss(outputs, targets)
+
+    def evaluation_data(self, size: int = 1024, seed=0) -> Batch:
+        """Held-out sequences: ``size`` fresh ones drawn from ``seed``."""
+        return self.sample(check_positive_int(size, "size"), seed)
+
+    def evaluate(self, model, data) -> dict:
+        """Loss and accuracy of ``model`` on ``data`` (a :class:`Batch`).
+
+        Returns ``{"loss": float, "accuracy": float or None}``: accuracy is the fraction
+        of correct classes, or None for regression (except the tolerance criterion of
+        the "hs" adding problem).
+        """
+        inputs, targets = data
+        outputs = predict(model, inputs)
+        loss = self.compute_loss(torch.as_tensor(outputs), torch.as_tensor(targets))
+        return {"loss": float(loss), "accuracy": self._accuracy(outputs, targets)}
+
+    def _accuracy(self, outputs: np.ndarray, targets: np.ndarray) -> float | None:
+        if self.loss == "cross_entropy":
+            return float(np.mean(outputs.argmax(-1) == targets))
+        return None
 
     def empirical_baseline(self, targets) -> float:
         """Loss of the best memoryless predictor fitted to ``targets`` (time-major)."""

@@ -6,6 +6,10 @@ docstrings de-duplicated, cleaned with ``inspect.cleandoc`` and normalised to a 
 alphabet (lower case ASCII letters, digits, space, newline and common punctuation).
 It depends on the Python version (docstrings change between releases): ``summary()``
 reports its size and a checksum.
+
+Training reads the text by truncated backpropagation through time
+(:func:`truncated_bptt`): ``B`` parallel streams, in windows of ``seq_len`` characters,
+the hidden state carried (detached) from one window to the next or reset to zero.
 """
 
 from __future__ import annotations
@@ -21,11 +25,15 @@ import unicodedata
 import warnings
 
 import numpy as np
+import torch
+from torch.nn import functional as F
 
 from .._validate import check_choice, check_positive_float, check_positive_int
+from ..models import detach_state, evaluation_mode
 from ._base import LN2, Batch, as_rng
 
-__all__ = ["CharCorpus", "stdlib_docstrings", "ALPHABET", "DEFAULT_MODULES"]
+__all__ = ["CharCorpus", "truncated_bptt", "stdlib_docstrings", "ALPHABET",
+           "DEFAULT_MODULES"]
 
 #: Modules whose docstrings make the corpus (fixed, so the corpus is reproducible).
 DEFAULT_MODULES = (
@@ -100,6 +108,42 @@ def stdlib_docstrings(modules: tuple[str, ...] = DEFAULT_MODULES) -> tuple[str, 
     return tuple(docs)
 
 
+def truncated_bptt(model, stream, seq_len: int = 64, carry_state: bool = True):
+    """Yield the training loss on consecutive windows of ``stream``, pass after pass.
+
+    Truncated backpropagation through time. The ``B`` columns of ``stream`` (int ids,
+    shape ``(N, B)``, from :meth:`CharCorpus.stream`) are read in windows of ``seq_len``
+    characters; each character's target is the next one. With ``carry_state`` the
+    hidden state that ends one window starts the next, detached: its values go on, the
+    gradient stops at the window's edge. Without it every window starts from zero.
+    Every pass over the text starts from zero.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Called as ``model(x, h0)`` with ``x`` of shape ``(seq_len, B)``; returns
+        ``(logits, h_n)`` like ``torch.nn.RNN``.
+    stream : ndarray of int, shape (N, B)
+    seq_len : int
+    carry_state : bool
+
+    Yields
+    ------
+    torch.Tensor
+        The mean cross-entropy of one window (nats per character), ready for
+        ``backward()``.
+    """
+    device = next(model.parameters()).device
+    while True:                                     # one pass over the text per turn
+        state = None
+        for start in range(0, len(stream) - seq_len, seq_len):
+            x = torch.as_tensor(stream[start:start + seq_len], device=device)
+            y = torch.as_tensor(stream[start + 1:start + seq_len + 1], device=device)
+            h0 = detach_state(state) if carry_state else None
+            logits, state = model(x, h0)
+            yield F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+
+
 class CharCorpus:
     """Character-level corpus of standard-library docstrings with baselines.
 
@@ -115,6 +159,11 @@ class CharCorpus:
     k chosen on a development slice of the training documents, then refitted on all of
     train, and scored on the same validation positions (from the third character on).
 
+    The corpus is a :class:`~rnn_tutor.tasks.BatchSource`: :meth:`training_losses`
+    reads the training split by :func:`truncated_bptt`, :meth:`evaluation_data` is the
+    validation split in windows of 256 characters (32 streams, the state carried) and
+    ``reference_loss`` is the bigram baseline.
+
     Attributes
     ----------
     vocabulary : str
@@ -126,6 +175,7 @@ class CharCorpus:
     input_kind = "tokens"
     loss = "cross_entropy"
     target = "sequence"
+    training_options = ("seq_len", "carry_state")
 
     def __init__(self, modules=DEFAULT_MODULES, valid_every: int = 10):
         if isinstance(modules, str) or not all(isinstance(m, str) for m in modules):
@@ -213,6 +263,48 @@ class CharCorpus:
             L = min(seq_len, len(data) - 1 - i)
             yield Batch(data[i:i + L], data[i + 1:i + 1 + L])
 
+    def training_losses(self, model, batch_size: int, seed=0, seq_len: int = 64,
+                        carry_state: bool = True):
+        """Yield the loss of ``model`` on one training window after another, forever.
+
+        The training split in ``batch_size`` streams, read by :func:`truncated_bptt`.
+        ``seed`` is not used: the windows come in order.
+        """
+        stream = self.stream("train", batch_size)
+        seq_len = check_positive_int(seq_len, "seq_len")
+        if seq_len >= len(stream):
+            raise ValueError(f"seq_len={seq_len} leaves no window in streams of "
+                             f"{len(stream)} characters; lower seq_len or batch_size")
+        if not isinstance(carry_state, bool):
+            raise TypeError(f"carry_state must be True or False; got {carry_state!r}")
+        return truncated_bptt(model, stream, seq_len, carry_state)
+
+    def evaluation_data(self, size: int = 1024, seed=0) -> list:
+        """The validation split as windows of 256 characters in 32 streams.
+
+        ``size`` and ``seed`` are not used: the whole split is read, in order.
+        """
+        return list(self.windows("valid", batch_size=32, seq_len=256))
+
+    def evaluate(self, model, data) -> dict:
+        """Loss (nats per character) and accuracy of ``model`` on consecutive windows.
+
+        The hidden state is carried from one window of ``data`` (e.g.
+        :meth:`evaluation_data`) to the next. Returns ``{"loss": float, "accuracy":
+        float}``, both averaged over every character predicted.
+        """
+        device = next(model.parameters()).device
+        total, hits, count, state = 0.0, 0, 0, None
+        with evaluation_mode(model):
+            for x, y in data:
+                logits, state = model(torch.as_tensor(x, device=device), state)
+                y = torch.as_tensor(y, device=device)
+                total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                               y.reshape(-1), reduction="sum"))
+                hits += int((logits.argmax(-1) == y).sum())
+                count += y.numel()
+        return {"loss": total / count, "accuracy": hits / count}
+
     def sample(self, batch_size: int, seq_len: int = 64, seed=0, split: str = "train"):
         """Random windows (independent starts): ``Batch(inputs (L, B), targets (L, B))``."""
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -281,3 +373,8 @@ class CharCorpus:
     def baseline(self) -> float:
         """The memoryless (unigram) baseline in nats per character."""
         return self._baselines["unigram"]
+
+    @property
+    def reference_loss(self) -> float:
+        """The baseline a training run is drawn against: the bigram model (nats/char)."""
+        return self._baselines["bigram"]

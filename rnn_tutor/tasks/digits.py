@@ -32,6 +32,7 @@ class SequentialDigits(Task):
     classes are nearly balanced): the loss on data drawn by ``sample``.
     ``test_baseline`` = cross-entropy of those training frequencies on the test split,
     ``baseline_accuracy`` = test accuracy of always answering the most frequent class.
+    Training runs are evaluated on the test split (:meth:`evaluation_data`).
     """
 
     output_size = 10
@@ -81,3 +82,7 @@ class SequentialDigits(Task):
     def test_set(self, batch_first: bool = False) -> Batch:
         """All test images as one batch (time-major unless ``batch_first``)."""
         return self._whole(self._test, batch_first)
+
+    def evaluation_data(self, size: int = 1024, seed=0) -> Batch:
+        """The held-out data: all test images (``size`` and ``seed`` are not used)."""
+        return self.test_set()
