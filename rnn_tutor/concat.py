@@ -33,7 +33,7 @@ import torch
 
 from ._validate import as_float_array, check_choice, check_positive_int, check_shape
 from .cells import get_activation
-from .layers import _previous, unroll_backward, unroll_forward
+from .layers import previous_states, unroll_backward, unroll_forward
 
 __all__ = ["ConcatRNN", "concat_rnn_forward", "split_rnn_forward", "split_rnn_backward",
            "concat_to_split", "split_to_concat"]
@@ -195,7 +195,7 @@ def split_rnn_forward(x, h0, params, activation="linear"):
     (hs, h_T), cache = unroll_forward("rnn", x, h0, p["W_xh"], p["W_hh"], p["b_h"], None,
                                       activation=activation)
     x, h0 = cache["x"], cache["h0"]
-    h_prev = _previous(hs, h0, reverse=False)
+    h_prev = previous_states(hs, h0)
     check_shape(p["W_xy"], (None, x.shape[2]), "params['W_xy']")
     check_shape(p["W_hy"], (p["W_xy"].shape[0], hs.shape[2]), "params['W_hy']")
     check_shape(p["b_y"], (p["W_xy"].shape[0],), "params['b_y']")

@@ -21,38 +21,46 @@ import numpy as np
 
 from ._validate import (as_float_array, check_choice, check_nonnegative_int,
                         check_positive_int, check_shape)
+from . import cells
 from .cells import (_check_params, get_activation, gru_gates_backward, gru_gates_forward,
-                    lstm_gates_backward, lstm_gates_forward)
+                    lstm_gates_backward, lstm_gates_forward, rnn_backward_from_derivatives,
+                    rnn_gates_derivatives, rnn_gates_forward)
 from .init import rng_from_seed
 
-__all__ = ["CELLS", "unroll_forward", "unroll_backward", "RecurrentNetwork", "RNN", "LSTM",
+__all__ = ["CELLS", "unroll_forward", "unroll_backward", "project", "time_steps",
+           "window_cut", "previous_states", "rnn_forward", "rnn_backward", "lstm_forward",
+           "lstm_backward", "gru_forward", "gru_backward", "RecurrentNetwork", "RNN", "LSTM",
            "GRU", "from_torch"]
 
-#: Number of stacked gates per cell type (rows of W_xh are G*H).
-CELLS = {"rnn": 1, "lstm": 4, "gru": 3}
+#: Number of stacked gates per cell type (rows of W_xh are G*H), from ``cells.CELLS``.
+CELLS = {name: cell.num_gates for name, cell in cells.CELLS.items()}
 
 
 # ----------------------------------------------------------------------------------------
 # One layer, one direction
 # ----------------------------------------------------------------------------------------
 
-def _steps(T, reverse):
-    """Time indices in processing order."""
+def time_steps(T, reverse=False):
+    """The time indices 0..T-1 in processing order (T-1..0 if ``reverse``)."""
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def _previous(seq, first, reverse):
-    """The state fed into each step: seq shifted by one step, ``first`` at the start."""
+def previous_states(seq, first, reverse=False):
+    """The state fed into each step: ``seq`` (T, ...) shifted by one step, ``first`` first.
+
+    For ``reverse`` the shift goes the other way (``first`` is fed into step T-1).
+    """
     if reverse:
         return np.concatenate([seq[1:], first[None]])
     return np.concatenate([first[None], seq[:-1]])
 
 
-def _cut(t, T, reverse, window):
+def window_cut(t, T, reverse, window):
     """Whether truncated BPTT stops the gradient between step t and its predecessor.
 
-    Windows are [0, k), [k, 2k), ... in absolute time, for both directions; the link from
-    the user's initial state into the first window is never cut.
+    Windows are [0, k), [k, 2k), ... in absolute time (k = ``window``; None: full BPTT,
+    never cut), for both directions; the link from the initial state into the first
+    window is never cut.
     """
     if window is None:
         return False
@@ -60,13 +68,14 @@ def _cut(t, T, reverse, window):
     return 0 < boundary < T and boundary % window == 0
 
 
-def _project(x, W, b):
-    """x_t W^T + b for all t at once: one (T*B, D) x (D, G*H) matrix product."""
+def project(x, W, b):
+    """``x_t W^T + b`` for all t at once: one (T*B, D) x (D, G*H) matrix product.
+
+    ``x`` is (T, B, D), ``W`` (G*H, D), ``b`` (G*H,) or None; returns (T, B, G*H). The
+    input side of every step does not depend on the state, so it need not wait in the loop.
+    """
     T, B, D = x.shape
-    a = x.reshape(T * B, D) @ W.T
-    if b is not None:
-        a += b
-    return a.reshape(T, B, W.shape[0])
+    return cells.affine(x.reshape(T * B, D), W, b).reshape(T, B, W.shape[0])
 
 
 def _sum_bias(b_xh, b_hh):
@@ -75,37 +84,86 @@ def _sum_bias(b_xh, b_hh):
     return b_xh if b_hh is None else b_xh + b_hh
 
 
-def _rnn_forward(x, h0, W_xh, W_hh, b_xh, b_hh, phi, reverse):
-    A = _project(x, W_xh, _sum_bias(b_xh, b_hh))
+def rnn_forward(x, h0, W_xh, W_hh, b_h, phi, reverse=False):
+    r"""Unroll a vanilla RNN over ``x``: h_t = phi(x_t W_xh^T + b_h + h_{t-1} W_hh^T).
+
+    Parameters
+    ----------
+    x : ndarray, shape (T, B, D)
+    h0 : ndarray, shape (B, H)
+    W_xh, W_hh : ndarray, shapes (H, D), (H, H)
+    b_h : ndarray, shape (H,), or None
+        b_xh + b_hh (only their sum enters the forward pass).
+    phi : Activation
+        From :func:`rnn_tutor.cells.get_activation`.
+    reverse : bool
+        Run from the last step to the first.
+
+    Returns
+    -------
+    hs : ndarray, shape (T, B, H)
+        h_t for every t.
+    h : ndarray, shape (B, H)
+        The state after the last processed step.
+    cache : dict
+        ``hs`` (:func:`unroll_forward` adds the rest that :func:`rnn_backward` reads).
+    """
+    A = project(x, W_xh, b_h)                  # x_t W_xh^T + b_h for every t
     W_hh_T = np.ascontiguousarray(W_hh.T)     # a contiguous copy multiplies faster
     hs = np.empty(A.shape, dtype=A.dtype)
     h = h0
-    for t in _steps(len(x), reverse):
-        h = hs[t] = phi.value(A[t] + h @ W_hh_T)       # h_t = phi(a_t)
+    for t in time_steps(len(x), reverse):
+        h = hs[t] = rnn_gates_forward(A[t] + h @ W_hh_T, phi)     # h_t = phi(a_t)
     return hs, h, {"hs": hs}
 
 
-def _rnn_backward(dout, dh, c, window):
-    phi, W_hh, hs, reverse = c["phi"], c["W_hh"], c["hs"], c["reverse"]
+def rnn_backward(dout, dh, cache, window=None):
+    r"""BPTT through :func:`rnn_forward`: the gradient on every pre-activation a_t.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (T, B, H)
+        dL/dh_t from outside the recurrence (the layer above or the loss).
+    dh : ndarray, shape (B, H)
+        Gradient reaching the final state.
+    cache : dict
+        From :func:`unroll_forward` (``hs``, ``phi``, ``W_hh``, ``reverse``).
+    window : int, optional
+        Truncated BPTT with windows of this many steps (see :func:`window_cut`).
+
+    Returns
+    -------
+    dax, dah : ndarray, shape (T, B, H)
+        dL/da_t on the input and on the recurrent side (the same array for the RNN).
+    dh0 : ndarray, shape (B, H)
+        Gradient on the initial state.
+    """
+    phi, W_hh, hs, reverse = cache["phi"], cache["W_hh"], cache["hs"], cache["reverse"]
     T = len(hs)
-    da = np.empty_like(hs)
-    for t in _steps(T, not reverse):
-        dh = dh + dout[t]
-        da[t] = dh * phi.derivative_from_value(hs[t])
-        dh = da[t] @ W_hh
-        if _cut(t, T, reverse, window):
+    da = rnn_gates_derivatives(hs, phi)         # phi'(a_t) for every t, from h_t
+    for t in time_steps(T, not reverse):
+        dh = dh + dout[t]                       # direct route + the one via h_{t+1}
+        rnn_backward_from_derivatives(dh, da[t], out=da[t])     # dL/da_t = dh * phi'(a_t)
+        dh = da[t] @ W_hh                       # on to h_{t-1}
+        if window_cut(t, T, reverse, window):
             dh = np.zeros_like(dh)
     return da, da, dh
 
 
-def _lstm_forward(x, state0, W_xh, W_hh, b_xh, b_hh, reverse):
+def lstm_forward(x, state0, W_xh, W_hh, b_h, reverse=False):
+    """Unroll an LSTM over ``x`` from ``state0 = (h0, c0)``; like :func:`rnn_forward`.
+
+    ``b_h`` is b_xh + b_hh (or None). Each step adds ``h_{t-1} W_hh^T`` to the projected
+    input and applies :func:`rnn_tutor.cells.lstm_gates_forward`. Returns ``hs, (h, c),
+    cache``; the activated gates overwrite the pre-activations in the cache.
+    """
     h, c = state0
-    A = _project(x, W_xh, _sum_bias(b_xh, b_hh))
+    A = project(x, W_xh, b_h)
     W_hh_T = np.ascontiguousarray(W_hh.T)
     T, B, G = A.shape
     hs = np.empty((T, B, G // 4), dtype=A.dtype)
     cs, tanh_cs = np.empty_like(hs), np.empty_like(hs)
-    for t in _steps(T, reverse):
+    for t in time_steps(T, reverse):
         a = A[t]
         a += h @ W_hh_T
         # The activated gates overwrite the pre-activations in A (no copy per step).
@@ -115,29 +173,36 @@ def _lstm_forward(x, state0, W_xh, W_hh, b_xh, b_hh, reverse):
                         "c0": state0[1]}
 
 
-def _lstm_backward(dout, dstate, c, window):
-    W_hh, reverse, gates, tanh_cs = c["W_hh"], c["reverse"], c["gates"], c["tanh_cs"]
-    c_prev = _previous(c["cs"], c["c0"], reverse)
+def lstm_backward(dout, dstate, cache, window=None):
+    """BPTT through :func:`lstm_forward`; like :func:`rnn_backward` with the state pair
+    ``dstate = (dh, dc)``, each step through :func:`rnn_tutor.cells.lstm_gates_backward`.
+    """
+    W_hh, reverse, gates = cache["W_hh"], cache["reverse"], cache["gates"]
+    tanh_cs = cache["tanh_cs"]
+    c_prev = previous_states(cache["cs"], cache["c0"], reverse)
     dh, dc = dstate
     T = len(gates)
     da = np.empty_like(gates)
-    for t in _steps(T, not reverse):
+    for t in time_steps(T, not reverse):
         dh = dh + dout[t]
         _, dc = lstm_gates_backward(dh, dc, c_prev[t], gates[t], tanh_cs[t], out=da[t])
         dh = da[t] @ W_hh
-        if _cut(t, T, reverse, window):
+        if window_cut(t, T, reverse, window):
             dh, dc = np.zeros_like(dh), np.zeros_like(dc)
     return da, da, (dh, dc)
 
 
-def _gru_forward(x, h0, W_xh, W_hh, b_xh, b_hh, reverse):
-    AX = _project(x, W_xh, b_xh)
+def gru_forward(x, h0, W_xh, W_hh, b_xh, b_hh, reverse=False):
+    """Unroll a GRU over ``x``; like :func:`rnn_forward`, each step through
+    :func:`rnn_tutor.cells.gru_gates_forward` (the reset gate needs b_hh apart).
+    """
+    AX = project(x, W_xh, b_xh)
     T, B, G = AX.shape
     AH, gates = np.empty_like(AX), np.empty_like(AX)
     hs = np.empty((T, B, G // 3), dtype=AX.dtype)
     W_hh_T = np.ascontiguousarray(W_hh.T)
     h = h0
-    for t in _steps(T, reverse):
+    for t in time_steps(T, reverse):
         AH[t] = h @ W_hh_T
         if b_hh is not None:
             AH[t] += b_hh
@@ -146,16 +211,19 @@ def _gru_forward(x, h0, W_xh, W_hh, b_xh, b_hh, reverse):
     return hs, h, {"hs": hs, "AH": AH, "gates": gates}
 
 
-def _gru_backward(dout, dh, c, window):
-    W_hh, reverse, gates, AH = c["W_hh"], c["reverse"], c["gates"], c["AH"]
-    h_prev = _previous(c["hs"], c["h0"], reverse)
+def gru_backward(dout, dh, cache, window=None):
+    """BPTT through :func:`gru_forward`; like :func:`rnn_backward`, each step through
+    :func:`rnn_tutor.cells.gru_gates_backward`.
+    """
+    W_hh, reverse, gates, AH = cache["W_hh"], cache["reverse"], cache["gates"], cache["AH"]
+    h_prev = previous_states(cache["hs"], cache["h0"], reverse)
     T = len(gates)
     dAX, dAH = np.empty_like(gates), np.empty_like(gates)
-    for t in _steps(T, not reverse):
+    for t in time_steps(T, not reverse):
         dh = dh + dout[t]
         dAX[t], dAH[t], dh_direct = gru_gates_backward(dh, h_prev[t], AH[t], gates[t])
         dh = dh_direct + dAH[t] @ W_hh
-        if _cut(t, T, reverse, window):
+        if window_cut(t, T, reverse, window):
             dh = np.zeros_like(dh)
     return dAX, dAH, dh
 
@@ -169,12 +237,13 @@ def _unroll_forward(cell, x, state0, W_xh, W_hh, b_xh, b_hh, activation, reverse
     """:func:`unroll_forward` without input checks (inputs are trusted, same dtype)."""
     if cell == "rnn":
         phi = get_activation(activation)
-        hs, last, cache = _rnn_forward(x, state0, W_xh, W_hh, b_xh, b_hh, phi, reverse)
+        hs, last, cache = rnn_forward(x, state0, W_xh, W_hh, _sum_bias(b_xh, b_hh), phi,
+                                      reverse)
         cache["phi"] = phi
     elif cell == "lstm":
-        hs, last, cache = _lstm_forward(x, state0, W_xh, W_hh, b_xh, b_hh, reverse)
+        hs, last, cache = lstm_forward(x, state0, W_xh, W_hh, _sum_bias(b_xh, b_hh), reverse)
     else:
-        hs, last, cache = _gru_forward(x, state0, W_xh, W_hh, b_xh, b_hh, reverse)
+        hs, last, cache = gru_forward(x, state0, W_xh, W_hh, b_xh, b_hh, reverse)
     cache.update(cell=cell, x=x, h0=state0[0] if cell == "lstm" else state0,
                  W_xh=W_xh, W_hh=W_hh, has_b_xh=b_xh is not None,
                  has_b_hh=b_hh is not None, reverse=reverse)
@@ -184,11 +253,11 @@ def _unroll_forward(cell, x, state0, W_xh, W_hh, b_xh, b_hh, activation, reverse
 def _unroll_backward(dout, cache, dstate, window):
     """:func:`unroll_backward` without input checks."""
     cell, x, W_xh = cache["cell"], cache["x"], cache["W_xh"]
-    backward = {"rnn": _rnn_backward, "lstm": _lstm_backward, "gru": _gru_backward}[cell]
+    backward = {"rnn": rnn_backward, "lstm": lstm_backward, "gru": gru_backward}[cell]
     dAX, dAH, dstate0 = backward(dout, dstate, cache, window)
     # Parameter gradients of all T steps in one product each: sum_t da_t^T v_t.
     T, B, G = dAX.shape
-    h_prev = _previous(cache["hs"], cache["h0"], cache["reverse"])
+    h_prev = previous_states(cache["hs"], cache["h0"], cache["reverse"])
     flat_dAX, flat_dAH = dAX.reshape(T * B, G), dAH.reshape(T * B, G)
     grads = {"W_xh": flat_dAX.T @ x.reshape(T * B, -1),
              "W_hh": flat_dAH.T @ h_prev.reshape(T * B, -1)}
