@@ -5,8 +5,9 @@ Submodules, one idea each: ``cells`` (one time step, forward and backward), ``la
 ``init`` (initialisers), ``gradients`` (Jacobians, gradient profiles, clipping,
 gradient checks), ``tasks`` (sequence tasks and their baselines), ``models`` and
 ``train`` (PyTorch models and the training loop), ``cliff`` (the one-unit loss wall of
-chapter 6), ``plots``, ``diagrams``, ``explorer`` and ``widgets`` (figures, diagrams and the
-gradient explorer).
+chapter 6), ``plots`` and ``diagrams`` (figures and structure diagrams), ``explorer`` (the
+gradient explorer's numbers), ``explorer_views`` (its figures and static book sliders) and
+``widgets`` (live ipywidgets front ends; static sliders in the book build).
 """
 
 __version__ = "0.1.0"

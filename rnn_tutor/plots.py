@@ -25,11 +25,18 @@ Two helpers:
 ``slider_figure(values, traces, label=...)``
     Builds a ``go.Figure`` with one animation frame per slider value, all computed in
     Python when the figure is made. Moving the slider swaps frames in the browser, so
-    the figure stays interactive in the static book, with no kernel.
+    the figure stays interactive in the static book, with no kernel. It and the gradient
+    explorer's static views (:mod:`rnn_tutor.explorer_views`) share one frame builder,
+    :func:`slider_frames`, whose frames are made of named groups of traces.
+
+Both helpers accept a ``go.Figure`` or a :class:`FigureSpec`: the same figure as plain
+data, for views that are rebuilt on every drag of a live slider or hold hundreds of
+frames, where plotly's per-property validation would cost more than the numbers.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import itertools
@@ -46,8 +53,8 @@ from plotly.offline import get_plotlyjs_version
 from ._validate import as_float_array, check_nonnegative_int
 from .book_build import in_book_build
 
-__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "history_figure",
-           "PLOTLY_JS_VERSION"]
+__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "slider_frames", "slider",
+           "FigureSpec", "history_figure", "PLOTLY_JS_VERSION"]
 
 #: Version of plotly.js bundled with the installed plotly package (the book serves it).
 PLOTLY_JS_VERSION = get_plotlyjs_version()
@@ -85,16 +92,57 @@ _SCRIPT = """(function () {
 })();"""
 
 
-def _check_figure(fig) -> go.Figure:
-    if not isinstance(fig, go.Figure):
-        raise TypeError("fig must be a plotly.graph_objects.Figure; got "
-                        f"{type(fig).__name__}. Build it with go.Figure(...) or plotly.express.")
+class FigureSpec(dict):
+    """A plotly figure as plain data: ``{"data": [...], "layout": {...}, "frames": [...]}``.
+
+    Traces and layout are dicts in plotly's JSON schema; arrays may be NumPy arrays (sent
+    to the page as typed arrays, as plotly does). Nothing is validated when it is built:
+    only code whose output the tests validate should make one. :func:`show`,
+    :func:`figure_html` and :func:`mime_bundle` take it like a ``go.Figure``.
+    """
+
+    def figure(self) -> go.Figure:
+        """The same figure as a validated ``go.Figure`` (slower; for tests and editing)."""
+        return go.Figure(self)
+
+
+# numpy dtype -> plotly.js typed-array type (what plotly's own JSON export writes)
+_TYPED = {"int8": "i1", "uint8": "u1", "int16": "i2", "uint16": "u2", "int32": "i4",
+          "uint32": "u4", "float32": "f4", "float64": "f8"}
+
+
+def _plain(obj, key=None):
+    """JSON-ready copy of a figure spec: 1-D arrays become plotly.js typed arrays."""
+    if isinstance(obj, dict):
+        return {k: _plain(v, k) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        if obj.size and obj.ndim == 1 and str(obj.dtype) in _TYPED and key != "range":
+            return {"dtype": _TYPED[str(obj.dtype)],
+                    "bdata": base64.b64encode(np.ascontiguousarray(obj)).decode("ascii")}
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None                                      # as plotly's JSON encoder does
+    return obj
+
+
+def _check_figure(fig) -> go.Figure | FigureSpec:
+    if not isinstance(fig, (go.Figure, FigureSpec)):
+        raise TypeError("fig must be a plotly.graph_objects.Figure (or a plots.FigureSpec); "
+                        f"got {type(fig).__name__}. Build it with go.Figure(...) or "
+                        "plotly.express.")
     return fig
 
 
-def _spec(fig: go.Figure) -> dict:
+def _spec(fig: go.Figure | FigureSpec) -> dict:
     """The figure as plain JSON-ready data: data, layout, frames and config."""
-    spec = json.loads(pio.to_json(fig, validate=False))
+    if isinstance(fig, FigureSpec):
+        spec = _plain(fig)
+    else:
+        spec = json.loads(pio.to_json(fig, validate=False))
     spec.setdefault("data", [])
     spec.setdefault("layout", {})
     spec.setdefault("frames", [])
@@ -107,7 +155,7 @@ def figure_html(fig: go.Figure, div_id: str | None = None) -> str:
 
     Parameters
     ----------
-    fig : plotly.graph_objects.Figure
+    fig : plotly.graph_objects.Figure or FigureSpec
         The figure to draw (with its frames, if any).
     div_id : str, optional
         Id of the figure's ``<div>``. By default a deterministic id is derived from the
@@ -150,7 +198,7 @@ def mime_bundle(fig: go.Figure, book: bool | None = None) -> dict:
 
     Parameters
     ----------
-    fig : plotly.graph_objects.Figure
+    fig : plotly.graph_objects.Figure or FigureSpec
         The figure.
     book : bool, optional
         Whether the bundle is for the static book. By default, true when the environment
@@ -167,11 +215,12 @@ def mime_bundle(fig: go.Figure, book: bool | None = None) -> dict:
     spec = _spec(_check_figure(fig))
     if book is None:
         book = in_book_build()
-    title = fig.layout.title.text or "untitled"
+    title = spec["layout"].get("title")
+    title = (title.get("text") if isinstance(title, dict) else title) or "untitled"
     bundle = {
         "text/html": _html_from_spec(spec, None),
-        "text/plain": f"<plotly figure '{title}' with {len(fig.data)} trace(s) "
-                      f"and {len(fig.frames)} frame(s)>",
+        "text/plain": f"<plotly figure '{title}' with {len(spec['data'])} trace(s) "
+                      f"and {len(spec['frames'])} frame(s)>",
     }
     if not book:
         bundle["application/vnd.plotly.v1+json"] = spec
@@ -188,7 +237,7 @@ def show(fig: go.Figure) -> None:
 
     Parameters
     ----------
-    fig : plotly.graph_objects.Figure
+    fig : plotly.graph_objects.Figure or FigureSpec
         The figure, e.g. from :func:`slider_figure`.
     """
     from IPython.display import display
@@ -282,45 +331,101 @@ def slider_figure(values: Sequence[float], traces: Callable[[float], Sequence],
         raise ValueError(f"value_format {value_format!r} gives two slider values the same "
                          f"label ({names}); use more digits")
 
-    frames = []
-    for v, name in zip(vals, names):
+    def frame(v):
         data = list(traces(float(v)))
         if not data:
             raise ValueError(f"traces({float(v)!r}) returned no traces")
-        if frames and len(data) != len(frames[0].data):
-            raise ValueError(f"traces must return the same number of traces for every "
-                             f"value; got {len(frames[0].data)} for {names[0]} and "
-                             f"{len(data)} for {name}")
-        frames.append(go.Frame(data=data, name=name))
+        return {"traces": data}
 
-    fig = go.Figure(data=frames[active].data, frames=frames, layout=layout)
+    parts = slider_frames([frame(v) for v in vals], names, label=label, active=active)
+    fig = go.Figure(data=parts["data"], frames=parts["frames"], layout=layout)
     if fix_ranges:
-        for axis, key in (("xaxis", "x"), ("yaxis", "y")):
-            ax = getattr(fig.layout, axis)
-            if ax.range is not None:
-                continue
-            with_data = [tr for fr in frames for tr in fr.data
-                         if getattr(tr, key, None) is not None]
-            # Bars grow from zero: keep zero on their value axis.
-            bars = any(tr.type == "bar" and (tr.orientation == "h") == (key == "x")
-                       for tr in with_data)
-            extent = _finite_extent((getattr(tr, key) for tr in with_data),
-                                    log=ax.type == "log", include_zero=bars)
-            if extent is not None:
-                ax.range = extent
-    steps = [{
-        "label": name,
-        "method": "animate",
-        "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
-                          "transition": {"duration": 0}}],
-    } for name in names]
-    fig.update_layout(sliders=[{
-        "active": active,
-        "currentvalue": {"prefix": f"{label} = "},
-        "pad": {"t": 40},
-        "steps": steps,
-    }])
+        _fix_ranges(fig)
+    fig.update_layout(sliders=[parts["slider"]])
     return fig
+
+
+def _fix_ranges(fig: go.Figure) -> None:
+    """Set each unset x and y axis range to the extent of the data over all frames."""
+    for axis, key in (("xaxis", "x"), ("yaxis", "y")):
+        ax = getattr(fig.layout, axis)
+        if ax.range is not None:
+            continue
+        with_data = [tr for fr in fig.frames for tr in fr.data
+                     if getattr(tr, key, None) is not None]
+        # Bars grow from zero: keep zero on their value axis.
+        bars = any(tr.type == "bar" and (tr.orientation == "h") == (key == "x")
+                   for tr in with_data)
+        extent = _finite_extent((getattr(tr, key) for tr in with_data),
+                                log=ax.type == "log", include_zero=bars)
+        if extent is not None:
+            ax.range = extent
+
+
+def slider(names: Sequence[str], label: str, active: int = 0, **style) -> dict:
+    """A plotly slider whose step i shows the frame called ``names[i]`` at once.
+
+    ``style`` adds slider properties (``pad``, ``y`` ...); by default ``pad.t`` is 40.
+    """
+    steps = [{"label": name, "method": "animate",
+              "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
+                                "transition": {"duration": 0}}]} for name in names]
+    return {"active": active, "currentvalue": {"prefix": f"{label} = "}, "pad": {"t": 40},
+            "steps": steps, **style}
+
+
+def slider_frames(frames: Sequence[dict], names: Sequence[str], *, label: str,
+                  active: int = 0, fixed: Sequence[str] = (), keys: Sequence[str] | None = None,
+                  **slider_style) -> dict:
+    """The frames, starting data and slider of a figure whose slider swaps frames.
+
+    Parameters
+    ----------
+    frames : sequence of dict
+        One per slider position: ``{group name: list of traces}``, with the same groups
+        and the same number of traces per group in every frame.
+    names : sequence of str
+        The frames' names, shown on the slider.
+    label : str
+        The slider's quantity, shown as ``label = name``.
+    active : int
+        The frame shown first.
+    fixed : sequence of str
+        Groups that never change: drawn once and left out of the frames.
+    keys : sequence of str, optional
+        If given (traces as dicts), frames carry only these keys of each trace (and its
+        type): the data that changes, while the style stays in the starting data.
+    **slider_style
+        More slider properties, see :func:`slider`.
+
+    Returns
+    -------
+    dict
+        ``data`` (the active frame's traces, flattened in group order), ``frames``
+        (plotly frames), ``slider`` and ``groups``: each group's trace indices.
+    """
+    groups, index = {}, 0
+    for group, traces in frames[active].items():
+        groups[group] = list(range(index, index + len(traces)))
+        index += len(traces)
+    moving = [i for g, ids in groups.items() if g not in fixed for i in ids]
+    out = []
+    for name, frame in zip(names, frames):
+        data = [t for traces in frame.values() for t in traces]
+        if len(data) != index or [len(v) for v in frame.values()] != \
+                [len(v) for v in groups.values()]:
+            raise ValueError(f"traces must return the same number of traces for every "
+                             f"value; got {index} for {names[active]} and {len(data)} "
+                             f"for {name}")
+        data = [data[i] for i in moving]
+        if keys is not None:
+            data = [{k: t[k] for k in ("type", *keys) if k in t} for t in data]
+        out.append({"name": name, "data": data})
+        if len(moving) < index:
+            out[-1]["traces"] = moving
+    start = [t for traces in frames[active].values() for t in traces]
+    return {"data": start, "frames": out, "groups": groups,
+            "slider": slider(names, label, active, **slider_style)}
 
 
 def history_figure(history, title: str | None = None) -> go.Figure:

@@ -1,14 +1,17 @@
 """Live explorers for running notebooks (ipywidgets; the static book uses frames instead).
 
-When the book is built (``RNN_TUTOR_BOOK_BUILD=1``, see :mod:`rnn_tutor.book_build`) the two
-functions below create no widgets (they would need a kernel, and the book's pages would
-fetch a widget manager from a CDN): they return a stand-in that displays the static
-slider version of the same explorer, so a chapter can call them unconditionally.
+Every function below owns the book-build switch (:func:`rnn_tutor.book_build.in_book_build`):
+in the book build it creates no widgets (they would need a kernel, and the book's pages
+would fetch a widget manager from a CDN) and returns a stand-in that displays the static
+slider version of the same figure, so a chapter calls it unconditionally, once.
 
 ``gradient_explorer()`` shows the gradient explorer: drag the weight scale and watch the
 gradient reaching step k vanish or explode. ``scalar_explorer()`` shows the one-unit
-case, w^t. All the numbers and figures come from :mod:`rnn_tutor.explorer`, the same
-functions that build the book's static sliders.
+case, w^t. Their numbers come from :mod:`rnn_tutor.explorer` and their figures from
+:mod:`rnn_tutor.explorer_views`, the same functions that build the book's static sliders.
+``slider_explorer(traces, controls, ...)`` does the same for any figure a chapter draws
+from a few numbers: live sliders for all of them under a kernel, a static slider over
+the first in the book (built by :func:`rnn_tutor.plots.slider_figure`).
 
 How the figures update: each view is an ``ipywidgets.Output`` whose ``outputs`` are
 replaced by the figure's MIME bundle from :func:`rnn_tutor.plots.mime_bundle` (plotly
@@ -21,26 +24,30 @@ the extra ``anywidget`` package and does not render in the static book. One upda
 
 from __future__ import annotations
 
+import html
 import math
+import numbers
 
 import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
 
-from . import explorer as ex
+from . import explorer as ex, explorer_views as views
 from ._validate import check_positive_int
 from .book_build import in_book_build
-from .plots import mime_bundle
+from .plots import FigureSpec, mime_bundle, slider_figure
 
-__all__ = ["GradientExplorer", "ScalarExplorer", "StaticStandIn", "gradient_explorer",
-           "scalar_explorer"]
+__all__ = ["GradientExplorer", "ScalarExplorer", "SliderExplorer", "StaticStandIn",
+           "gradient_explorer", "scalar_explorer", "slider_explorer"]
 
 _WIDE = W.Layout(width="420px")
 _HEIGHT = 380                       # pixels, of each live figure
 _STYLE = {"description_width": "140px"}
 
 
-def _display_data(spec: dict) -> dict:
-    """An Output widget entry showing a figure spec built by :mod:`rnn_tutor.explorer`."""
-    bundle = mime_bundle(ex._figure(spec, validate=False), book=False)
+def _display_data(fig: go.Figure | FigureSpec) -> dict:
+    """An Output widget entry showing a figure (plotly JSON and an HTML fallback)."""
+    bundle = mime_bundle(fig, book=False)
     # With plotly's "responsive" mode, JupyterLab drew the first plot in a sized flex
     # box with height 0 (checked in JupyterLab 4.6 with headless Chromium); without it
     # the plot takes its layout height and the box's width.
@@ -182,8 +189,8 @@ class GradientExplorer(_Explorer):
         for name in ("scale", "T"):
             c[name].continuous_update = not gated
         self.result = ex.explore(**kw)
-        self.specs = {"profile": ex.profile_spec(self.result, _HEIGHT),
-                      "eigenvalues": ex.eigenvalue_spec(self.result, _HEIGHT)}
+        self.specs = {"profile": views.profile_spec(self.result, _HEIGHT),
+                      "eigenvalues": views.eigenvalue_spec(self.result, _HEIGHT)}
         self.specs["profile"]["layout"]["title"]["text"] = ""    # the verdict says it
         self.verdict.value = _verdict_html(self.result.verdict)
         for name, spec in self.specs.items():
@@ -194,7 +201,6 @@ _KIND_COLOR = {"vanishing": "#1f5fa8", "stable": "#2a7a2a", "exploding": "#b2222
 
 
 def _verdict_html(verdict: ex.Verdict) -> str:
-    import html
     return (f'<div style="font-size:15px; padding:4px 0"><b style="color:'
             f'{_KIND_COLOR[verdict.kind]}">{html.escape(verdict.kind)}</b> \u2014 '
             f'{html.escape(verdict.text.split(": ", 1)[-1])}</div>')
@@ -205,18 +211,26 @@ class StaticStandIn:
 
     Attributes
     ----------
+    spec : plotly.graph_objects.Figure or rnn_tutor.plots.FigureSpec
+        The static figure, with its frames, as it is displayed.
     figure : plotly.graph_objects.Figure
-        The static explorer (frames computed by :mod:`rnn_tutor.explorer`).
+        The same as a ``go.Figure`` (validated when first asked for).
     result : rnn_tutor.explorer.Exploration or None
         The numbers for the starting controls (gradient explorer only).
     """
 
-    def __init__(self, figure, result=None):
-        self.figure = figure
+    def __init__(self, spec, result=None):
+        self.spec = spec
         self.result = result
 
+    @property
+    def figure(self) -> go.Figure:
+        if isinstance(self.spec, FigureSpec):
+            self.spec = self.spec.figure()
+        return self.spec
+
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return mime_bundle(self.figure)
+        return mime_bundle(self.spec)
 
 
 def gradient_explorer(scale=1.0, T=200, hidden_size=64, activation="tanh",
@@ -239,8 +253,8 @@ def gradient_explorer(scale=1.0, T=200, hidden_size=64, activation="tanh",
     if in_book_build():
         result = ex.explore(scale, T, hidden_size, activation, init, cell, **kwargs)
         others = tuple(a for a in ex.ACTIVATION_CHOICES if a != activation)
-        figure = ex.static_explorer(T, hidden_size, (activation, *others), init, cell,
-                                    start=scale, **kwargs)
+        figure = views.static_explorer(T, hidden_size, (activation, *others), init, cell,
+                                       start=scale, **kwargs)
         return StaticStandIn(figure, result)
     return GradientExplorer(scale, T, hidden_size, activation, init, cell, **kwargs)
 
@@ -265,7 +279,7 @@ class ScalarExplorer(_Explorer):
     def update(self):
         """Redraw w^t for the current controls."""
         w, T = self.controls["w"].value, self.controls["T"].value
-        self.spec = ex.scalar_spec(w, T)
+        self.spec = views.scalar_spec(w, T)
         self.view.outputs = (_display_data(self.spec),)
 
 
@@ -275,9 +289,115 @@ def scalar_explorer(w: float = 0.9, T: int = 100):
     The gradient of a one-unit linear RNN, h_t = w h_{t-1}, after t steps back is w^t:
     a hair below 1 it vanishes, a hair above it explodes. Returns a
     :class:`ScalarExplorer` (in the book build, a :class:`StaticStandIn` showing
-    :func:`rnn_tutor.explorer.static_scalar_explorer`).
+    :func:`rnn_tutor.explorer_views.static_scalar_explorer`).
     """
     if in_book_build():
         ex.scalar_powers(w, T)                      # validate as the live version does
-        return StaticStandIn(ex.static_scalar_explorer(T))
+        return StaticStandIn(views.static_scalar_explorer(T))
     return ScalarExplorer(w, T)
+
+
+# ------------------------------------------------------------------ any figure of a few numbers
+
+def _is_int(*values) -> bool:
+    return all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values)
+
+
+def _check_controls(controls) -> dict:
+    """``{name: (low, high, step, start)}`` with low <= start <= high and step > 0."""
+    if not isinstance(controls, dict) or not controls:
+        raise TypeError("controls must be a non-empty dict name -> (low, high, step, start); "
+                        f"got {controls!r}")
+    for name, spec in controls.items():
+        if not (isinstance(spec, tuple) and len(spec) == 4
+                and all(isinstance(v, numbers.Real) and math.isfinite(v) for v in spec)):
+            raise TypeError(f"controls[{name!r}] must be (low, high, step, start) of finite "
+                            f"numbers; got {spec!r}")
+        low, high, step, start = spec
+        if not (step > 0 and low <= start <= high):
+            raise ValueError(f"controls[{name!r}] needs step > 0 and low <= start <= high; "
+                             f"got {spec!r}")
+    return controls
+
+
+class SliderExplorer(_Explorer):
+    """A figure redrawn live from a few sliders; build it with :func:`slider_explorer`.
+
+    Attributes
+    ----------
+    controls : dict of str -> ipywidgets slider
+        One per control, in order; setting ``.value`` redraws.
+    figure : plotly.graph_objects.Figure
+        What the view shows now.
+    caption : ipywidgets.HTML
+        The caption's text for the current values (empty without a caption function).
+    view : ipywidgets.Output
+    widget : ipywidgets.VBox
+    """
+
+    def __init__(self, traces, controls, layout=None, caption=None):
+        self._traces, self._layout, self._caption = traces, layout, caption
+        self.controls = {}
+        for name, (low, high, step, start) in _check_controls(controls).items():
+            kind = W.IntSlider if _is_int(low, high, step, start) else W.FloatSlider
+            self.controls[name] = kind(value=start, min=low, max=high, step=step,
+                                       description=name, style=dict(_STYLE), layout=_WIDE)
+        self.caption = W.HTML()
+        self.view = W.Output()
+        self.widget = W.VBox([*self.controls.values(), self.caption, self.view])
+        self.figure = None
+        self._observe_all()
+        self.update()
+
+    def values(self) -> dict:
+        """The controls' current values, as keyword arguments of the traces function."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def update(self):
+        """Redraw the figure (and the caption) for the current values."""
+        values = self.values()
+        self.figure = go.Figure(data=list(self._traces(**values)), layout=self._layout)
+        if self._caption is not None:
+            self.caption.value = self._caption(**values)
+        self.view.outputs = (_display_data(self.figure),)
+
+
+def slider_explorer(traces, controls: dict, *, label: str, book_values=None,
+                    value_format: str = ".3g", layout=None, caption=None):
+    """Show a figure drawn from a few numbers: live sliders under a kernel, frames in the book.
+
+    Parameters
+    ----------
+    traces : callable
+        ``traces(**values)`` returns the plotly traces for one value of each control.
+    controls : dict
+        ``{name: (low, high, step, start)}``, in the order the sliders appear; the first
+        is the book's slider, the others stay at their start in the book.
+    label : str
+        The first control's name on the book's slider (``label = value``).
+    book_values : sequence of float, optional
+        The first control's values in the book's frames (default: low to high by step).
+    value_format : str
+        How the book's slider shows those values.
+    layout : dict, optional
+        The figure's layout (give axis ranges, so that a live drag moves the data, not
+        the axes).
+    caption : callable, optional
+        ``caption(**values)`` returns HTML shown above the live figure (not in the book).
+
+    Returns
+    -------
+    SliderExplorer
+        In the book build, a :class:`StaticStandIn` showing
+        ``plots.slider_figure(book_values, ...)``, starting at the first control's start.
+    """
+    first, (low, high, step, start) = next(iter(_check_controls(controls).items()))
+    if not in_book_build():
+        return SliderExplorer(traces, controls, layout, caption)
+    values = (np.arange(low, high + step / 2, step) if book_values is None
+              else np.asarray(book_values, dtype=float))
+    others = {name: spec[3] for name, spec in controls.items() if name != first}
+    figure = slider_figure(values.astype(float), lambda v: traces(**{first: v}, **others),
+                           label=label, value_format=value_format, layout=layout,
+                           active=int(np.argmin(np.abs(values - start))))
+    return StaticStandIn(figure)

@@ -145,14 +145,14 @@ def bench_explorer(repeat, T=200, H=64):
     (wall and CPU time, as :func:`measure_cpu`)."""
     import itertools
 
-    from rnn_tutor import explorer as ex, widgets
+    from rnn_tutor import explorer as ex, explorer_views as views, widgets
     from rnn_tutor.plots import figure_html
 
     def timed(fn, n, warmup=3):
         wall, low, cpu = measure_cpu(fn, n, warmup)
         return f"wall median {ms(wall)} min {ms(low)}   cpu median {ms(cpu)}"
 
-    # Every call uses a new scale, as a drag does (W_hh's spectrum is cached per scale).
+    # Every call uses a new scale, as a drag does (nothing is reused from the last call).
     scales = itertools.cycle(np.geomspace(0.25, 4.0, 997))
     lines = [f"explorer T={T} H={H} (tanh, orthogonal; a new scale on every call)"]
     lines.append("  recompute (explore)           "
@@ -165,15 +165,15 @@ def bench_explorer(repeat, T=200, H=64):
     lines.append("  live widget update (+figures) " + timed(drag, repeat * 5))
     for acts in (("tanh",), ex.ACTIVATION_CHOICES):
         def build():
-            ex._spectrum.cache_clear()
-            return ex.static_explorer(T=T, hidden_size=H, activations=acts)
+            ex._SPECTRA.clear()             # start cold: no spectrum from the last build
+            return views.static_explorer(T=T, hidden_size=H, activations=acts)
         fig = build()
         size = len(figure_html(fig).encode())
-        lines.append(f"  static slider, {len(fig.frames)} frames x {len(acts)} nonlinearit"
+        lines.append(f"  static slider, {len(fig['frames'])} frames x {len(acts)} nonlinearit"
                      f"{'y' if len(acts) == 1 else 'ies'}  (HTML {size / 1e3:.0f} kB; budget:"
                      f" build well under 1 s)")
         lines.append("    build " + timed(build, max(repeat // 4, 3), warmup=1))
-    size = len(figure_html(ex.static_scalar_explorer()).encode())
+    size = len(figure_html(views.static_scalar_explorer()).encode())
     lines.append(f"  static scalar slider (41 frames): HTML {size / 1e3:.0f} kB")
     return lines
 

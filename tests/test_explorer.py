@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from rnn_tutor import cells, explorer as ex, widgets
+from rnn_tutor import cells, explorer as ex, explorer_views as ev, widgets
 from rnn_tutor.gradients import gradient_profile, profile_setup
 from rnn_tutor.book_build import BOOK_BUILD_ENV
 
@@ -82,7 +82,7 @@ def test_verdict_names_overflow_nan_and_underflow():
     for init, event, label in (("identity", "overflow", "inf"), ("orthogonal", "nan", "NaN")):
         res = ex.explore(5.0, 500, 8, "linear", init)
         assert res.verdict.event == event, res.verdict.text
-        marker = ex.profile_spec(res)["data"][4]
+        marker = ev.profile_spec(res)["data"][4]
         assert marker["text"] == [label] and marker["x"] == [res.verdict.event_step]
     res = ex.explore(0.25, 500, 64, "relu")
     assert res.verdict.event in ("underflow", "cut") and "0" in res.verdict.text
@@ -95,7 +95,7 @@ def test_scalar_case():
     assert ex.scalar_verdict(1.0, 200).kind == "stable"
     assert ex.scalar_verdict(10.0, 500).event == "overflow"
     assert ex.scalar_verdict(0.01, 500).event == "underflow"
-    spec = ex.scalar_spec(1.1, 50)
+    spec = ev.scalar_spec(1.1, 50)
     assert np.allclose(spec["data"][2]["y"], 50 * 0 + np.arange(51) * np.log10(1.1), atol=1e-5)
 
 
@@ -216,7 +216,7 @@ def test_scalar_explorer_updates():
 
 def test_static_frames_equal_gradient_profile():
     acts = ("tanh", "sigmoid")
-    fig = ex.static_explorer(**SMALL, activations=acts, seed=2)
+    fig = ev.static_explorer(**SMALL, activations=acts, seed=2).figure()
     scales = ex.slider_scales()
     assert len(fig.frames) == len(scales) == 49 and 1.0 in scales
     names = [step["label"] for step in fig.layout.sliders[0].steps]
@@ -241,14 +241,14 @@ def test_static_frames_equal_gradient_profile():
 
 def test_static_figures_are_valid_plotly_and_small():
     from rnn_tutor.plots import figure_html
-    fig = ex.static_explorer()
-    go.Figure(fig.to_plotly_json())              # full validation of data, layout, frames
+    fig = ev.static_explorer()
+    go.Figure(fig)                               # full validation of data, layout, frames
     html = figure_html(fig)
     assert len(html) < 600_000, len(html)        # 4 nonlinearities x 49 frames at T=200
-    scalar = ex.static_scalar_explorer()
-    go.Figure(scalar.to_plotly_json())
-    assert len(scalar.frames) == 41 and len(figure_html(scalar)) < 100_000
-    lstm = ex.static_explorer(T=40, hidden_size=8, cell="lstm")
+    scalar = ev.static_scalar_explorer()
+    go.Figure(scalar)
+    assert len(scalar["frames"]) == 41 and len(figure_html(scalar)) < 100_000
+    lstm = ev.static_explorer(T=40, hidden_size=8, cell="lstm").figure()
     assert "updatemenus" not in lstm.to_plotly_json()["layout"] or \
         not lstm.layout.updatemenus
     assert len(lstm.data) == 2 + 4 + 6
@@ -257,7 +257,7 @@ def test_static_figures_are_valid_plotly_and_small():
 # ----------------------------------------------------------------------------- robustness
 
 def _check(res):
-    for spec in (ex.profile_spec(res), ex.eigenvalue_spec(res)):
+    for spec in (ev.profile_spec(res), ev.eigenvalue_spec(res)):
         for trace in spec["data"]:
             for key in ("x", "y"):
                 v = np.asarray(trace.get(key, []), dtype=float)
@@ -292,7 +292,7 @@ def test_control_grid_sweep_no_exceptions_no_warnings():
         n += 1
     for w, T in itertools.product((0.5, 1.5, 1e-3, 1e3, 0.0, -2.0), (1, ex.MAX_T)):
         assert ex.scalar_verdict(w, T).text
-        ex.scalar_spec(w, T)
+        ev.scalar_spec(w, T)
     assert n == 192 + 36 + 108
 
 
@@ -328,7 +328,7 @@ def test_widget_control_ends_no_warnings():
             c["scale"].value = end
             assert e.result.controls == e.settings()
     for cell in ("rnn", "gru"):
-        ex.static_explorer(T=20, hidden_size=4, cell=cell, clip=1.0)
+        ev.static_explorer(T=20, hidden_size=4, cell=cell, clip=1.0)
 
 
 def test_bad_input_is_refused_clearly():
@@ -347,7 +347,7 @@ def test_bad_input_is_refused_clearly():
     with pytest.raises(ValueError, match="activation"):
         widgets.gradient_explorer(activation="softmax")
     with pytest.raises(ValueError, match="scales"):
-        ex.static_explorer(scales=[1.0, 1.0001])
+        ev.static_explorer(scales=[1.0, 1.0001])
 
 
 def test_book_build_shows_the_static_explorer_and_creates_no_widget(monkeypatch):
@@ -378,7 +378,7 @@ def test_static_explorer_slider_and_dropdown_in_a_browser(browser, tmp_path):
     import plotly
 
     from rnn_tutor.plots import figure_html
-    fig = ex.static_explorer(**SMALL, activations=("tanh", "relu"))
+    fig = ev.static_explorer(**SMALL, activations=("tanh", "relu"))
     shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", tmp_path)
     page_file = tmp_path / "explorer.html"
     page_file.write_text('<html><head><meta charset="utf-8"><script src="plotly.min.js">'
