@@ -24,21 +24,22 @@ import numpy as np
 
 from ._validate import (as_float_array, check_choice, check_positive_float,
                         check_positive_int, check_shape)
-from . import cells
+from . import cells, layers
 from .init import SCALE_BY, _resolve, recurrent_matrix, rng_from_seed
 
 __all__ = [
     "ACTIVATION_NAMES", "CELLS", "spectral_norm", "spectral_radius",
-    "rnn_jacobian", "rnn_jacobians", "jacobian_products", "lstm_jacobian", "gru_jacobian",
-    "profile_setup", "profile_from_setup", "gradient_profile", "numerical_gradient", "rel_error",
+    "check_rnn_inputs", "rnn_jacobian", "rnn_jacobians", "jacobian_products", "lstm_jacobian",
+    "gru_jacobian", "profile_setup", "profile_from_setup", "gradient_profile", "rnn_profile",
+    "clip_to_norm", "row_norms", "numerical_gradient", "rel_error",
     "clip_grad_norm", "clip_grad_value", "one_blas_thread",
 ]
 
-CELLS = ("rnn", "lstm", "gru")
+#: The cells a gradient profile can run (the names of ``rnn_tutor.cells.CELLS``).
+CELLS = tuple(cells.CELLS)
 #: The vanilla RNN's nonlinearities; their values, derivatives and gamma = max phi'
 #: (the factor in the Pascanu bound) live in ``rnn_tutor.cells.ACTIVATIONS``.
 ACTIVATION_NAMES = tuple(cells.ACTIVATIONS)
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 # ----------------------------------------------------------------------------- spectra
@@ -59,19 +60,43 @@ def spectral_radius(W) -> float:
 
 # ----------------------------------------------------------------------------- Jacobians
 
-def _rnn_params(W_xh, W_hh, b_xh, b_hh):
+def _rnn_weights(W_xh, W_hh, b_xh, b_hh):
     W_hh = as_float_array(W_hh, "W_hh", ndim=2)
     H = W_hh.shape[1]
     check_shape(W_hh, (H, H), "W_hh (vanilla RNN: (H, H))")
     W_xh = as_float_array(W_xh, "W_xh", ndim=2)
     check_shape(W_xh, (H, None), "W_xh")
-    b = np.zeros(H)
+    biases = []
     for name, vec in (("b_xh", b_xh), ("b_hh", b_hh)):
         if vec is not None:
             vec = as_float_array(vec, name, ndim=1)
             check_shape(vec, (H,), name)
-            b = b + vec
-    return W_xh, W_hh, b
+        biases.append(vec)
+    return W_xh, W_hh, *biases
+
+
+def check_rnn_inputs(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None):
+    """Validate one vanilla RNN step's inputs: one example or a batch of them.
+
+    Parameters
+    ----------
+    x : array_like, shape (D,) or (B, D)
+    h_prev : array_like, shape (H,) or (B, H), the same number of dimensions as ``x``
+    W_xh, W_hh, b_xh, b_hh : array_like
+        Shapes (H, D), (H, H), (H,), (H,); the biases may be None.
+
+    Returns
+    -------
+    x, h_prev, W_xh, W_hh, b_xh, b_hh
+        As float arrays. TypeError or ValueError, naming the argument, otherwise.
+    """
+    W_xh, W_hh, b_xh, b_hh = _rnn_weights(W_xh, W_hh, b_xh, b_hh)
+    x = as_float_array(x, "x", ndim=(1, 2))
+    h_prev = as_float_array(h_prev, "h_prev", ndim=x.ndim)
+    H, D = W_xh.shape
+    check_shape(x, x.shape[:-1] + (D,), "x")
+    check_shape(h_prev, x.shape[:-1] + (H,), "h_prev (same batch as x)")
+    return x, h_prev, W_xh, W_hh, b_xh, b_hh
 
 
 def rnn_jacobian(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh"):
@@ -88,16 +113,12 @@ def rnn_jacobian(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh")
     -------
     J : array of shape (H, H), or (B, H, H) for a batch; ``J[i, j] = dh_t[i] / dh_{t-1}[j]``.
     """
-    phi = cells.get_activation(activation)
-    W_xh, W_hh, b = _rnn_params(W_xh, W_hh, b_xh, b_hh)
-    x = as_float_array(x, "x", ndim=(1, 2))
-    h_prev = as_float_array(h_prev, "h_prev", ndim=x.ndim)
-    H, D = W_xh.shape
-    check_shape(x, x.shape[:-1] + (D,), "x")
-    check_shape(h_prev, x.shape[:-1] + (H,), "h_prev (same batch as x)")
-    a = x @ W_xh.T + h_prev @ W_hh.T + b
-    d = phi.derivative(a)
-    return d[..., :, None] * W_hh
+    x, h_prev, W_xh, W_hh, b_xh, b_hh = check_rnn_inputs(x, h_prev, W_xh, W_hh, b_xh, b_hh)
+    h, _ = cells.rnn_step_forward(np.atleast_2d(x), np.atleast_2d(h_prev), W_xh, W_hh,
+                                  b_xh, b_hh, activation)             # h_t = phi(a_t)
+    dphi = cells.rnn_gates_derivatives(h, cells.get_activation(activation))   # phi'(a_t)
+    J = dphi[:, :, None] * W_hh                                 # diag(phi'(a_t)) W_hh
+    return J if x.ndim == 2 else J[0]
 
 
 def rnn_jacobians(xs, h0, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh"):
@@ -106,18 +127,16 @@ def rnn_jacobians(xs, h0, W_xh, W_hh, b_xh=None, b_hh=None, activation="tanh"):
     ``xs`` has shape (T, D) and ``h0`` shape (H,); returns an array of shape (T, H, H)
     whose entry ``t - 1`` is ``J_t`` (t = 1..T).
     """
-    phi = cells.get_activation(activation)
-    W_xh, W_hh, b = _rnn_params(W_xh, W_hh, b_xh, b_hh)
+    W_xh, W_hh, b_xh, b_hh = _rnn_weights(W_xh, W_hh, b_xh, b_hh)
     H, D = W_xh.shape
     xs = as_float_array(xs, "xs", ndim=2)
     check_shape(xs, (None, D), "xs (T, D)")
-    h = as_float_array(h0, "h0", ndim=1)
-    check_shape(h, (H,), "h0")
-    out = np.empty((len(xs), H, H))
-    for t, x in enumerate(xs):
-        h = phi.value(x @ W_xh.T + h @ W_hh.T + b)
-        out[t] = phi.derivative_from_value(h)[:, None] * W_hh
-    return out
+    h0 = as_float_array(h0, "h0", ndim=1)
+    check_shape(h0, (H,), "h0")
+    (hs, _), _ = layers.unroll_forward("rnn", xs[:, None], h0[None], W_xh, W_hh, b_xh, b_hh,
+                                       activation)
+    dphi = cells.rnn_gates_derivatives(hs[:, 0], cells.get_activation(activation))
+    return dphi[:, :, None] * W_hh
 
 
 def jacobian_products(jacobians):
@@ -263,7 +282,7 @@ def profile_setup(cell, T, hidden_size, scale, activation="tanh", init="orthogon
                         f"({type(forget_bias).__name__})")
     if not np.isfinite(forget_bias):
         raise ValueError(f"forget_bias must be finite; got {forget_bias}")
-    G = _GATES[cell]
+    G = cells.CELLS[cell].num_gates
 
     # An int seed goes through as it is: stream 0 is rng_from_seed(seed) itself, and
     # recurrent_matrix caches its draws per int seed (a slider drag redraws nothing).
@@ -279,8 +298,8 @@ def profile_setup(cell, T, hidden_size, scale, activation="tanh", init="orthogon
             "u": u.copy()}
 
 
-def _row_norms(G):
-    """Euclidean norm of each row, without overflowing when entries are near 1e200."""
+def row_norms(G):
+    """Euclidean norm of each row of ``G``, without overflow when entries are near 1e200."""
     m = np.max(np.abs(G), axis=1)
     safe = np.where((m > 0) & np.isfinite(m), m, 1.0)
     return np.where(np.isfinite(m), safe * np.sqrt(np.sum((G / safe[:, None]) ** 2, axis=1)),
@@ -293,32 +312,41 @@ def _clip_factor(g, clip):
         return 1.0
     n = np.sqrt(np.sum(g * g))
     if not np.isfinite(n):                           # overflow in the squares, or inf/NaN
-        n = _row_norms(g.reshape(1, -1))[0]
+        n = row_norms(g.reshape(1, -1))[0]
     return clip / n if n > clip else 1.0
 
 
-def _clip(g, clip):
-    """``g`` rescaled to norm ``clip`` if it is longer."""
+def clip_to_norm(g, clip):
+    """``g`` rescaled to Euclidean norm ``clip`` if it is longer (``clip=None``: ``g``).
+
+    The per-step clipping of :func:`gradient_profile` (exactly ``clip``, no 1e-6 as in
+    :func:`clip_grad_norm`); a new array, ``g`` is not changed.
+    """
     f = _clip_factor(g, clip)
     return g if f == 1.0 else g * f
 
 
-def _rnn_profile(s, clip):
-    xs, W_xh, W_hh, u = s["xs"], s["W_xh"], s["W_hh"], s["u"]
-    phi = cells.get_activation(s["activation"])
-    T, H = len(xs), len(u)
-    drive = xs @ W_xh.T + (s["b_xh"] + s["b_hh"])   # all input terms at once: (T, H)
-    Hs = np.empty((T, H))                            # hidden states h_1..h_T
-    h = s["h0"]
-    W_hh_T = W_hh.T
-    for t in range(T):
-        h = Hs[t] = phi.value(drive[t] + h @ W_hh_T)
-    D = phi.derivative_from_value(Hs)                # phi'(a_t) for every step at once
-    grads = np.empty((T + 1, H))                     # row k: dL/dh_k
-    g = grads[T] = _clip(u, clip)
-    for t in range(T, 0, -1):                        # dL/dh_{t-1} = W_hh^T (phi'(a_t) * g)
-        g = grads[t - 1] = _clip((g * D[t - 1]) @ W_hh, clip)
-    return _row_norms(grads)
+def rnn_profile(setup, clip=None):
+    r"""The vanilla RNN's gradient profile: ``||dL/dh_k||`` for k = 0..T, L = u . h_T.
+
+    One forward pass through :func:`rnn_tutor.layers.rnn_forward`, then the backward
+    recursion ``dL/dh_{t-1} = (phi'(a_t) * dL/dh_t) W_hh`` with the cell's
+    :func:`~rnn_tutor.cells.rnn_gates_derivatives`: vector-matrix products only, no
+    Jacobian and no weight gradient. ``setup`` is a dict from :func:`profile_setup`;
+    ``clip`` as in :func:`gradient_profile` (which checks both). Returns shape (T + 1,).
+    """
+    xs, W_hh, u = setup["xs"], setup["W_hh"], setup["u"]
+    phi = cells.get_activation(setup["activation"])
+    hs, _, _ = layers.rnn_forward(xs[:, None], setup["h0"][None], setup["W_xh"], W_hh,
+                                  setup["b_xh"] + setup["b_hh"], phi)     # h_1..h_T
+    dphi = cells.rnn_gates_derivatives(hs[:, 0], phi)   # phi'(a_t) for every step at once
+    T = len(xs)
+    grads = np.empty((T + 1, len(u)))                   # row k: dL/dh_k
+    g = grads[T] = clip_to_norm(u, clip)
+    for t in range(T, 0, -1):                           # dL/dh_{t-1} = (phi'(a_t) * g) W_hh
+        da = cells.rnn_backward_from_derivatives(g, dphi[t - 1])
+        g = grads[t - 1] = clip_to_norm(da @ W_hh, clip)
+    return row_norms(grads)
 
 
 def _lstm_profile(s, clip):
@@ -341,7 +369,7 @@ def _lstm_profile(s, clip):
     grads = np.empty((T + 1, H))                         # row k: dL/dh_k
     da = np.empty((1, 4 * H))
     dh, dc = grads[T:], np.zeros((1, H))
-    dh[:] = _clip(u, clip)
+    dh[:] = clip_to_norm(u, clip)
     for K_t, dh_prev in zip(K[::-1, None], grads[T - 1::-1, None]):
         _, dc = cells.lstm_backward_from_derivatives(dh, dc, K_t, out=da)
         dh = dh_prev
@@ -350,7 +378,7 @@ def _lstm_profile(s, clip):
             f = _clip_factor(dh, clip)                   # state, so its direction is kept
             dh *= f
             dc *= f
-    return _row_norms(grads)
+    return row_norms(grads)
 
 
 def _gru_profile(s, clip):
@@ -373,7 +401,7 @@ def _gru_profile(s, clip):
     grads = np.empty((T + 1, H))
     dah = np.empty((1, 3 * H))
     dh = grads[T:T + 1]
-    dh[:] = _clip(u, clip)
+    dh[:] = clip_to_norm(u, clip)
     for K_t, dh_prev in zip(K[::-1, None], grads[T - 1::-1, None]):
         _, dh_direct = cells.gru_backward_from_derivatives(dh, K_t, out=dah)
         dh = dh_prev
@@ -381,10 +409,10 @@ def _gru_profile(s, clip):
         dh += dh_direct
         if clip is not None:
             dh *= _clip_factor(dh, clip)
-    return _row_norms(grads)
+    return row_norms(grads)
 
 
-_PROFILES = {"rnn": _rnn_profile, "lstm": _lstm_profile, "gru": _gru_profile}
+_PROFILES = {"rnn": rnn_profile, "lstm": _lstm_profile, "gru": _gru_profile}
 
 
 def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="orthogonal",
@@ -447,8 +475,8 @@ def gradient_profile(cell, T, hidden_size, scale, activation="tanh", init="ortho
 
     Notes
     -----
-    For ``cell="rnn"`` this is one forward loop that stores pre-activations and one
-    backward loop of vector-matrix products (about 2 ms at T=200, H=64). LSTM and GRU
+    For ``cell="rnn"`` this is :func:`rnn_profile`: one forward loop and one backward loop
+    of vector-matrix products (about 2 ms at T=200, H=64). LSTM and GRU
     run forward with the gate functions of :mod:`rnn_tutor.cells`, then take the local
     derivatives of all steps at once (``cells.lstm_gates_derivatives``,
     ``gru_gates_derivatives``) and go back with vector operations only
@@ -477,7 +505,7 @@ def profile_from_setup(setup, clip=None):
         norms = _PROFILES[setup["cell"]](setup, clip)
         # ||u|| = 1 up to rounding; dividing by it makes entry T exactly 1 (without clip)
         # and every entry the growth factor over T - k steps.
-        return norms / _row_norms(setup["u"][None, :])[0]
+        return norms / row_norms(setup["u"][None, :])[0]
 
 
 # ----------------------------------------------------------------------------- checks
