@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import cells as _cells
 from . import init as _init
 from ._validate import (check_choice, check_nonnegative_int, check_positive_float,
                         check_positive_int)
@@ -35,7 +36,9 @@ __all__ = ["RecurrentNet", "for_task", "sample_text", "set_forget_bias", "predic
 CELLS = ("rnn", "rnn_tanh", "rnn_relu", "lstm", "gru")
 #: Initialisers for the recurrent weights; "default" keeps PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
 INITS = ("default",) + tuple(_init.INIT_NAMES)
-_GATES = {"rnn": 1, "rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+#: Gate count per cell name, from ``rnn_tutor.cells.CELLS`` ("rnn_tanh" and "rnn_relu" are
+#: the RNN: the name before the underscore).
+_GATES = {name: _cells.CELLS[name.split("_")[0]].num_gates for name in CELLS}
 
 
 def __getattr__(name):
