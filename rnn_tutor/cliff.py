@@ -12,7 +12,10 @@ shrinks as ``T`` grows: the loss has a near-vertical wall, and the gradient on i
 A plain gradient step taken on the wall throws ``w`` far away; a clipped step does not.
 
 Every function accepts a scalar or an array of ``w`` values (evaluated element-wise), so
-a whole loss curve costs one vectorised pass.
+a whole loss curve costs one vectorised pass. The step is the vanilla RNN cell's own gate
+function (:func:`rnn_tutor.cells.rnn_gates_forward` with phi = tanh) applied
+elementwise, one independent network per entry of ``w``, and its backward pass uses the
+cell's :func:`~rnn_tutor.cells.rnn_gates_derivatives`.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import check_positive_float, check_positive_int
+from .cells import (get_activation, rnn_backward_from_derivatives, rnn_gates_derivatives,
+                    rnn_gates_forward)
 
-__all__ = ["CLIFF_DEFAULTS", "cliff_loss", "cliff_loss_and_grad", "descent_path"]
+__all__ = ["CLIFF_DEFAULTS", "check_cliff_inputs", "cliff_loss", "cliff_loss_and_grad",
+           "descent_path"]
 
 #: Settings for which the wall sits at w of about 1.29, next to the minimum (w of about 1.32).
 CLIFF_DEFAULTS = {"b": -0.1, "h0": 0.5, "T": 50, "target": 0.6}
@@ -37,13 +43,18 @@ def _weights(w) -> np.ndarray:
     return arr
 
 
-def _settings(b, h0, T, target):
+def check_cliff_inputs(w, b, h0, T, target):
+    """Validate the cliff's arguments: ``w`` as a float array, the others as numbers.
+
+    Returns ``(w, b, h0, T, target)``; TypeError or ValueError, naming the argument,
+    for anything that is not a finite real number (``T``: a positive int).
+    """
     for name, value in (("b", b), ("h0", h0), ("target", target)):
         if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool):
             raise TypeError(f"{name} must be a real number; got {value!r}")
         if not np.isfinite(value):
             raise ValueError(f"{name} must be finite; got {value}")
-    return float(b), float(h0), check_positive_int(T, "T"), float(target)
+    return _weights(w), float(b), float(h0), check_positive_int(T, "T"), float(target)
 
 
 def cliff_loss(w, b: float = -0.1, h0: float = 0.5, T: int = 50,
@@ -78,17 +89,18 @@ def cliff_loss_and_grad(w, b: float = -0.1, h0: float = 0.5, T: int = 50,
     loss, grad : ndarray, ndarray
         Both with the shape of ``w``.
     """
-    w = _weights(w)
-    b, h0, T, target = _settings(b, h0, T, target)
+    w, b, h0, T, target = check_cliff_inputs(w, b, h0, T, target)
+    tanh = get_activation("tanh")
     hs = np.empty((T + 1,) + w.shape)
     hs[0] = h0
     for t in range(1, T + 1):                      # forward: keep every state
-        hs[t] = np.tanh(w * hs[t - 1] + b)
+        hs[t] = rnn_gates_forward(w * hs[t - 1] + b, tanh)     # h_t = tanh(w h_{t-1} + b)
     loss = (hs[T] - target) ** 2
     dh = 2.0 * (hs[T] - target)                    # dloss/dh_T
+    dphi = rnn_gates_derivatives(hs, tanh)         # tanh'(a_t) = 1 - h_t^2, every t at once
     grad = np.zeros_like(w)
     for t in range(T, 0, -1):                      # backward through time
-        da = dh * (1.0 - hs[t] ** 2)               # through tanh
+        da = rnn_backward_from_derivatives(dh, dphi[t])        # through tanh
         grad += da * hs[t - 1]                     # w's share at step t
         dh = da * w                                # on to h_{t-1}
     return loss, grad

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ._validate import as_float_array, check_choice, check_positive_int, check_shape
-from .cells import get_activation
+from .cells import affine, get_activation, rnn_gates_forward
 from .layers import previous_states, unroll_backward, unroll_forward
 
 __all__ = ["ConcatRNN", "concat_rnn_forward", "split_rnn_forward", "split_rnn_backward",
@@ -168,7 +168,9 @@ def split_to_concat(params):
 def concat_rnn_forward(x, h0, params, activation="linear"):
     """NumPy forward of :class:`ConcatRNN`, written the tutorial's way.
 
-    x is (T, B, D), h0 (B, H) or None (zeros); returns ``(y, h_T)``, y (T, B, O).
+    x is (T, B, D), h0 (B, H) or None (zeros); returns ``(y, h_T)``, y (T, B, O). The
+    pre-activation is the tutorial's one product with ``[x_t, h_{t-1}]``; the state update
+    is the RNN cell's own :func:`rnn_tutor.cells.rnn_gates_forward`.
     """
     phi = get_activation(activation)
     p, D = _check_concat(params)
@@ -180,8 +182,8 @@ def concat_rnn_forward(x, h0, params, activation="linear"):
     ys = []
     for x_t in x:
         combined = np.concatenate([x_t, h], axis=1)
-        ys.append(combined @ p["W_i2o"].T + p["b_i2o"])
-        h = phi.value(combined @ p["W_i2h"].T + p["b_i2h"])
+        ys.append(affine(combined, p["W_i2o"], p["b_i2o"]))
+        h = rnn_gates_forward(affine(combined, p["W_i2h"], p["b_i2h"]), phi)  # the RNN's phi
     return np.stack(ys), h
 
 
