@@ -234,7 +234,7 @@ def for_task(task, cell: str = "lstm", hidden_size: int = 64, **kwargs) -> Recur
 
 
 def output_and_state(returned):
-    """Split what a model returned into ``(y, h_n)``; ``h_n`` is None if it returned ``y`` only."""
+    """What a model returned, as ``(y, h_n)``; ``h_n`` is None if it returned ``y`` alone."""
     return returned if isinstance(returned, tuple) else (returned, None)
 
 

@@ -29,7 +29,7 @@ import torch
 
 import rnn_tutor
 from rnn_tutor import models, tasks
-from rnn_tutor.train import GradientExplosionWarning, predict, train
+from rnn_tutor.train import GradientExplosionWarning, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -136,7 +136,7 @@ def agreement(seed):
         dist = test.info["distance"]
         for label, cell in cells:
             model, h = _run(task, cell, 32, seed, model=dict(embedding_dim=16), **common)
-            right = predict(model, test.inputs).argmax(-1) == test.targets
+            right = models.predict(model, test.inputs).argmax(-1) == test.targets
             by = {f"{lo}-{hi}": float(right[(dist >= lo) & (dist <= hi)].mean())
                   for lo, hi in _quarters(high)}
             acc[name, cell] = list(by.values())

@@ -156,3 +156,23 @@ def test_bad_inputs_and_other_errors():
         models.set_forget_bias(torch.nn.GRU(2, 3), 1.0)
     with pytest.raises(TypeError, match="output='sequence'"):
         models.sample_text(m, None)
+
+
+def test_model_helpers_for_training_and_evaluation():
+    task = tasks.CopyTask(4, 2, 3)
+    m = models.for_task(task, "lstm", 8, seed=0, dropout=0.5)
+    x = task.sample(3, seed=0).inputs
+    out = models.predict(m, x)
+    assert isinstance(out, np.ndarray) and out.shape == (task.length, 3, task.output_size)
+    assert m.training  # predict ran in eval mode and restored the training mode
+    np.testing.assert_array_equal(out, models.predict(m, torch.as_tensor(x)))  # no dropout
+    with models.evaluation_mode(m):
+        assert not m.training and not torch.is_grad_enabled()
+    assert m.training and torch.is_grad_enabled()
+    y, state = m(torch.as_tensor(x))
+    assert models.output_and_state((y, state))[1] is state
+    assert models.output_and_state(y) == (y, None)
+    h, c = models.detach_state(state)
+    assert not h.requires_grad and not c.requires_grad and torch.equal(h, state[0])
+    assert models.detach_state(None) is None
+    assert not models.detach_state(state[0]).requires_grad

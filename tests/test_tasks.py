@@ -325,3 +325,114 @@ def test_corpus_bad_arguments(corpus):
         corpus.baselines("bpc")
     with pytest.raises(ValueError, match="fewer than 2"):
         corpus.stream("valid", 10 ** 7)
+
+
+# -- the batch-source protocol -------------------------------------------------------
+
+def _tiny_lm(vocab=5, hidden=6):
+    from rnn_tutor import models
+    return models.RecurrentNet(vocab, hidden, vocab, cell="gru", output="sequence",
+                               input_kind="tokens", seed=0)
+
+
+@pytest.mark.parametrize("task", ALL_TASKS, ids=repr)
+def test_every_task_is_a_batch_source(task):
+    from rnn_tutor import models
+    assert isinstance(task, T.BatchSource) and task.training_options == ()
+    assert task.reference_loss == task.baseline
+    model = models.for_task(task, "gru", 8, seed=0)
+    losses = task.training_losses(model, 4, np.random.default_rng(7))
+    rng = np.random.default_rng(7)
+    for _ in range(2):  # the losses of fresh batches drawn from one stream
+        x, y = task.sample(4, rng).torch()
+        expected = task.compute_loss(model(x)[0], y)
+        assert next(losses).item() == pytest.approx(expected.item(), rel=1e-6)
+    data = task.evaluation_data(32, seed=1)
+    result = task.evaluate(model, data)
+    assert set(result) == {"loss", "accuracy"} and np.isfinite(result["loss"])
+    assert (result["accuracy"] is None) == (task.loss == "mse" and
+                                            getattr(task, "tolerance", None) is None)
+
+
+def test_held_out_data_of_each_kind(corpus):
+    add = T.AddingProblem(8)
+    np.testing.assert_array_equal(add.evaluation_data(16, 3).inputs,
+                                  add.sample(16, 3).inputs)
+    digits = T.SequentialDigits()
+    assert digits.evaluation_data(5, 0).inputs.shape[1] == digits.n_test  # the test split
+    windows = corpus.evaluation_data()
+    assert all(x.shape[1] == 32 and len(x) <= 256 for x, _ in windows)
+    assert sum(x.size for x, _ in windows) == 32 * (len(corpus.stream("valid", 32)) - 1)
+    assert isinstance(corpus, T.BatchSource)
+    assert corpus.training_options == ("seq_len", "carry_state")
+    assert corpus.reference_loss == corpus.baselines()["bigram"]
+
+
+def test_compute_loss_names_the_shapes():
+    task = T.TemporalOrder(10)
+    with pytest.raises(ValueError, match=r"output has shape \(4, 3\) but TemporalOrder"
+                                         r"\(T=10\) needs \(4, 4\)"):
+        task.compute_loss(torch.zeros(4, 3), torch.zeros(4, dtype=torch.int64))
+
+
+def _window_loss(model, x, y, h0=None):
+    """Cross-entropy of a language model on one window read from ``h0``; and its state."""
+    logits, h = model(torch.as_tensor(x), h0)
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                             torch.as_tensor(y).reshape(-1)), h
+
+
+def test_truncated_bptt_carries_or_resets_the_state():
+    stream = (np.arange(30 * 3).reshape(30, 3) * 7 % 5).astype(np.int64)
+    L = 4
+    model = _tiny_lm()
+    carried = T.truncated_bptt(model, stream, L, carry_state=True)
+    reset = T.truncated_bptt(model, stream, L, carry_state=False)
+    first = [next(carried), next(reset)]
+    assert first[0].item() == first[1].item()  # both start from zero
+    second_carried, second_reset = next(carried), next(reset)
+    # carried: the same forward values as reading the first 2L characters at once
+    logits, _ = model(torch.as_tensor(stream[:2 * L]))
+    expected = torch.nn.functional.cross_entropy(
+        logits[L:].reshape(-1, 5), torch.as_tensor(stream[L + 1:2 * L + 1]).reshape(-1))
+    assert second_carried.item() == pytest.approx(expected.item(), rel=1e-6)
+    # reset: the second window read from a zero state
+    alone, _ = _window_loss(model, stream[L:2 * L], stream[L + 1:2 * L + 1], None)
+    assert second_reset.item() == pytest.approx(alone.item(), rel=1e-6)
+    assert second_carried.item() != second_reset.item()
+
+
+def test_truncated_bptt_cuts_the_gradient_at_the_window_edge():
+    stream = (np.arange(12 * 2).reshape(12, 2) * 3 % 5).astype(np.int64)
+    model = _tiny_lm()
+    losses = T.truncated_bptt(model, stream, 4, carry_state=True)
+    next(losses)
+    model.zero_grad()
+    next(losses).backward()
+    truncated = [p.grad.clone() for p in model.parameters()]
+    _, h = _window_loss(model, stream[:4], stream[1:5], None)  # the state after window 1
+    model.zero_grad()
+    _window_loss(model, stream[4:8], stream[5:9], h.detach())[0].backward()
+    for a, b in zip(truncated, (p.grad for p in model.parameters())):
+        torch.testing.assert_close(a, b)
+
+
+def test_truncated_bptt_starts_every_pass_from_zero():
+    stream = (np.arange(10 * 2).reshape(10, 2) % 5).astype(np.int64)
+    model = _tiny_lm()
+    losses = T.truncated_bptt(model, stream, 4)   # windows at 0 and 4; 8 + 4 + 1 > 10
+    values = [next(losses).item() for _ in range(5)]
+    assert values[2] == values[0] and values[3] == values[1] and values[4] == values[0]
+
+
+def test_corpus_training_losses_checks_its_settings(corpus):
+    model = _tiny_lm(corpus.vocab_size)
+    losses = corpus.training_losses(model, 4, seq_len=16, carry_state=False)
+    stream = corpus.stream("train", 4)
+    alone, _ = _window_loss(model, stream[16:32], stream[17:33])
+    next(losses)
+    assert next(losses).item() == pytest.approx(alone.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="leaves no window"):
+        corpus.training_losses(model, 10 ** 5, seq_len=64)
+    with pytest.raises(TypeError, match="carry_state must be True or False"):
+        corpus.training_losses(model, 4, carry_state=1)

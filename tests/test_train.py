@@ -1,6 +1,11 @@
 """The training loop: determinism, clipping, explosion detection, TBPTT, history, errors."""
 
+import ast
+import dataclasses
+import inspect
 import math
+import subprocess
+import sys
 
 import numpy as np
 import plotly.graph_objects as go
@@ -8,6 +13,7 @@ import pytest
 import torch
 
 from rnn_tutor import models, plots, tasks
+from rnn_tutor import train as train_module
 from rnn_tutor.train import (ExplosionDetector, GradientExplosionWarning, History,
                              TrainConfig, evaluate, predict, train)
 from rnn_tutor.book_build import BOOK_BUILD_ENV
@@ -284,3 +290,123 @@ def test_late_sentiment_needs_the_right_hand_context():
                            eval_size=1000).final_eval_loss
     assert losses[False] > task.causal_baseline - 0.02  # 1000 sequences: sampling slack
     assert losses[True] < 0.1 * task.causal_baseline
+
+
+# -- the pieces of the loop: config, detector, history, figure ----------------------
+
+def test_config_holds_the_settings_and_keywords_override_it():
+    config = TrainConfig(steps=12, batch_size=8, lr=1e-2, seed=4, progress=False)
+    assert config.lr == 1e-2 and config.clip_norm is None and config.optimizer == "adam"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 1.0
+    by_config = train(_model(), ADD, config)
+    by_keywords = train(_model(), ADD, steps=12, batch_size=8, lr=1e-2, seed=4,
+                        progress=False)
+    overridden = train(_model(), ADD, config, seed=5)
+    assert by_config.loss == by_keywords.loss and overridden.loss != by_config.loss
+    assert config.seed == 4  # overriding made a copy
+    assert TrainConfig(lr=1).lr == 1.0 and isinstance(TrainConfig(lr=1).lr, float)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(steps=0), ValueError, "steps must be a positive integer"),
+    (dict(optimizer="rmsprop"), ValueError, "unknown optimizer 'rmsprop'"),
+    (dict(clip_norm=1.0, clip_value=1.0), ValueError, "give clip_norm or clip_value, not both"),
+    (dict(growth_factor=1.0), ValueError, "growth_factor must be > 1"),
+    (dict(detect="yes"), TypeError, "detect must be True or False"),
+    (dict(stop_below=0.1), ValueError, "stop_below needs eval_every"),
+    (dict(device="gpu0"), ValueError, "device must be None"),
+    (dict(threads=0), ValueError, "threads"),
+])
+def test_config_is_checked_when_made(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        TrainConfig(**kwargs)
+    with pytest.raises(error, match=match):  # also as an override
+        TrainConfig().updated(**kwargs)
+
+
+def test_unknown_setting_names_the_valid_ones():
+    with pytest.raises(TypeError, match=r"unknown training setting\(s\) learning_rate; .*"
+                                        r"steps, batch_size, lr"):
+        train(_model(), ADD, learning_rate=0.1, progress=False)
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        train(_model(), ADD, {"steps": 3})
+
+
+def test_detector_rules_and_messages():
+    d = ExplosionDetector(spike_factor=10, spike_min=1.0, growth_factor=2, warmup=2)
+    assert "NaN or infinite" in d.before_update(1, float("nan"), 1.0, 1.0)
+    assert "NaN or infinite" in d.before_update(1, 0.5, float("inf"), 1.0)
+    assert d.before_update(1, 0.5, 1e6, 1e6) is None   # nothing recorded yet
+    for step in (1, 2, 3):
+        assert d.after_update(step, 0.5, 1.0, 1.5, n_weights=1) is None
+    assert d.before_update(2, 0.5, 100.0, 100.0) is None  # still in the warm-up
+    message = d.before_update(4, 0.5, 100.0, 100.0)
+    assert message.startswith("stopped at step 4: the gradient norm 100 is 200 times its "
+                              "average over the last 3 steps (0.5)")
+    assert d.before_update(4, 0.5, 100.0, 0.9) is None  # clipped below spike_min
+    # weights: a jump above growth_factor counts only once their RMS entry exceeds 1
+    assert d.after_update(5, 0.5, 1.0, 3.0, n_weights=100) is None
+    message = d.after_update(5, 0.5, 10.0, 30.0, n_weights=100)
+    assert "weight norm jumped from 10 to 30 in one step" in message
+    assert len(d.recent) == 5
+    with pytest.raises(ValueError, match="growth_factor must be > 1"):
+        ExplosionDetector(growth_factor=0.5)
+
+
+def test_config_makes_the_detector():
+    assert TrainConfig(detect=False).explosion_detector() is None
+    d = TrainConfig(spike_factor=5.0, warmup=3).explosion_detector()
+    assert isinstance(d, ExplosionDetector) and (d.spike_factor, d.warmup) == (5.0, 3)
+
+
+def test_history_records_steps_and_evaluations():
+    h = History()
+    h.record_step(1, 0.5, 2.0, 1.0, 3.0)
+    h.record_evaluation(1, {"loss": 0.4, "accuracy": None})
+    assert (h.step, h.loss, h.grad_norm, h.grad_norm_clipped, h.weight_norm) == (
+        [1], [0.5], [2.0], [1.0], [3.0])
+    assert h.final_eval_loss == 0.4 and h.final_eval_accuracy is None
+    assert h.clipped_fraction == 1.0
+
+
+def test_history_figure_panels():
+    h = History(step=[1, 2, 3], loss=[1.0, 0.5, 0.4], grad_norm=[1.0, 2.0, 3.0],
+                grad_norm_clipped=[1.0, 1.5, 1.5], weight_norm=[1.0, 1.1, 1.2],
+                eval_step=[3], eval_loss=[0.45], eval_accuracy=[None], baseline=1 / 6,
+                loss_name="mse", clip_norm=1.5, stopped="stopped at step 3: ...")
+    fig = plots.history_figure(h, title="run")
+    names = [t.name for t in fig.data]
+    assert names == ["train loss", "eval loss", "before clipping", "after clipping",
+                     "weight norm"]
+    assert fig.layout.title.text == "run" and fig.layout.yaxis2.type == "log"
+    assert fig.layout.annotations[0].text == "loss (MSE)"
+    texts = [a.text for a in fig.layout.annotations]
+    assert "memoryless baseline" in texts and "clip_norm" in texts and "stopped" in texts
+    plain = plots.history_figure(History(step=[1], loss=[1.0], grad_norm=[1.0],
+                                         grad_norm_clipped=[1.0], weight_norm=[1.0]))
+    assert [t.name for t in plain.data] == ["train loss", "before clipping", "weight norm"]
+
+
+def test_train_module_neither_plots_nor_names_task_classes():
+    tree = ast.parse(inspect.getsource(train_module))
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    imported = {alias.name for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not names & {"CharCorpus", "SequentialDigits", "Task", "plots", "plotly"}
+    assert not {m for m in imported if m and ("plot" in m or m in ("CharCorpus", "Task"))}
+    code = ("import sys, rnn_tutor.train; assert not [m for m in sys.modules "
+            "if m.startswith(('plotly', 'rnn_tutor.plots'))]")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_evaluate_reads_the_task_protocol(corpus):
+    m = models.for_task(corpus, "gru", 8, seed=0)
+    res = evaluate(m, corpus)
+    again = corpus.evaluate(m, corpus.evaluation_data())
+    assert res == again and 0 <= res["accuracy"] <= 1
+    digits = tasks.SequentialDigits()
+    dm = _model(digits)
+    assert evaluate(dm, digits) == digits.evaluate(dm, digits.test_set())

@@ -34,7 +34,7 @@ from .digits import SequentialDigits
 from .language import Agreement, LateSentiment
 from .synthetic import AddingProblem, CopyTask, Latch, TemporalOrder
 
-__all__ = ["Batch", "Task", "BatchSource", "truncated_bptt", "as_rng", "describe_nats", "empirical_baseline", "nats_to_bits",
-           "perplexity", "AddingProblem", "CopyTask", "Latch", "TemporalOrder", "Agreement",
-           "LateSentiment", "SequentialDigits", "CharCorpus", "stdlib_docstrings",
-           "ALPHABET", "DEFAULT_MODULES"]
+__all__ = ["Batch", "Task", "BatchSource", "truncated_bptt", "as_rng", "describe_nats",
+           "empirical_baseline", "nats_to_bits", "perplexity", "AddingProblem", "CopyTask",
+           "Latch", "TemporalOrder", "Agreement", "LateSentiment", "SequentialDigits",
+           "CharCorpus", "stdlib_docstrings", "ALPHABET", "DEFAULT_MODULES"]
