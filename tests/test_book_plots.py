@@ -150,3 +150,35 @@ def test_show_publishes_the_bundle(monkeypatch):
 def test_non_figures_are_refused(bad):
     with pytest.raises(TypeError, match="plotly.graph_objects.Figure"):
         plots.figure_html(bad)
+
+
+# ---------------------------------------------------------------- slider_frames
+def test_slider_frames_names_groups_and_leaves_fixed_groups_out_of_the_frames():
+    def frame(v):
+        return {"axes": [dict(type="scatter", x=[0, 1], y=[0, 0], line={"color": "grey"})],
+                "curves": [dict(type="scatter", y=[v, 2 * v], name="a", line={"width": 3}),
+                           dict(type="scatter", y=[v, 3 * v], name="b")]}
+    parts = plots.slider_frames([frame(1.0), frame(2.0)], ["1", "2"], label="v", active=1,
+                                fixed=("axes",), keys=("x", "y"), pad={"t": 55})
+    assert parts["groups"] == {"axes": [0], "curves": [1, 2]}
+    assert parts["data"][1]["y"] == [2.0, 4.0] and parts["data"][1]["line"] == {"width": 3}
+    first = parts["frames"][0]
+    assert first["name"] == "1" and first["traces"] == [1, 2]
+    assert first["data"] == [{"type": "scatter", "y": [1.0, 2.0]},
+                             {"type": "scatter", "y": [1.0, 3.0]}]     # data only, no style
+    assert parts["slider"]["active"] == 1 and parts["slider"]["pad"] == {"t": 55}
+    assert [s["label"] for s in parts["slider"]["steps"]] == ["1", "2"]
+    with pytest.raises(ValueError, match="same number"):
+        plots.slider_frames([frame(1.0), {"axes": [], "curves": []}], ["1", "2"], label="v")
+
+
+def test_figure_specs_render_like_figures_and_plain_dicts_are_refused():
+    spec = plots.FigureSpec(data=[dict(type="scatter", y=np.arange(3, dtype=np.float32))],
+                            layout={"title": "plain", "height": 300})
+    bundle = plots.mime_bundle(spec, book=False)
+    y = bundle["application/vnd.plotly.v1+json"]["data"][0]["y"]
+    assert y["dtype"] == "f4"                       # a typed array, as plotly writes it
+    assert "'plain' with 1 trace(s)" in bundle["text/plain"]
+    assert spec.figure().data[0].y.tolist() == [0, 1, 2]
+    with pytest.raises(TypeError, match="plotly.graph_objects.Figure"):
+        plots.figure_html(dict(spec))

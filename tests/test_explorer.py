@@ -436,3 +436,49 @@ def test_static_explorer_slider_and_dropdown_in_a_browser(browser, tmp_path):
     np.testing.assert_allclose(back["relu"], want, rtol=1e-6, atol=1e-4, equal_nan=True)
     assert errors == []
     page.close()
+
+
+# ----------------------------------------------------------------------------- any figure
+
+def _waves(a, b=1.0):
+    x = np.arange(10.0)
+    return [go.Scatter(x=x, y=a * np.sin(b * x), name="wave")]
+
+
+_WAVE_CONTROLS = {"a": (0.5, 2.0, 0.5, 1.0), "b": (1, 3, 1, 2)}
+
+
+def test_slider_explorer_is_live_under_a_kernel():
+    e = widgets.slider_explorer(_waves, _WAVE_CONTROLS, label="amplitude a",
+                                caption=lambda a, b: f"a = {a}, b = {b}",
+                                layout={"yaxis": {"range": [-2, 2]}})
+    assert isinstance(e, widgets.SliderExplorer)
+    assert type(e.controls["a"]).__name__ == "FloatSlider"
+    assert type(e.controls["b"]).__name__ == "IntSlider"          # all four ends are ints
+    assert e.values() == {"a": 1.0, "b": 2} and e.caption.value == "a = 1.0, b = 2"
+    np.testing.assert_allclose(_plotly_json_y(e.view), np.sin(2 * np.arange(10.0)), atol=1e-12)
+    e.controls["a"].value = 2.0
+    np.testing.assert_allclose(_plotly_json_y(e.view), 2 * np.sin(2 * np.arange(10.0)),
+                               atol=1e-12)
+    assert e.caption.value == "a = 2.0, b = 2" and tuple(e.figure.layout.yaxis.range) == (-2, 2)
+    with pytest.raises(ValueError, match="low <= start <= high"):
+        widgets.slider_explorer(_waves, {"a": (0.5, 2.0, 0.5, 3.0)}, label="a")
+    with pytest.raises(TypeError, match="controls"):
+        widgets.slider_explorer(_waves, {"a": (0.5, 2.0)}, label="a")
+
+
+def test_slider_explorer_in_the_book_is_a_static_slider_over_the_first_control(monkeypatch):
+    from ipywidgets.widgets.widget import _instances
+    monkeypatch.setenv(BOOK_BUILD_ENV, "1")
+    before = len(_instances)
+    s = widgets.slider_explorer(_waves, _WAVE_CONTROLS, label="amplitude a",
+                                caption=lambda a, b: "live only")
+    assert len(_instances) == before and isinstance(s, widgets.StaticStandIn)
+    fig = s.figure
+    assert [f.name for f in fig.frames] == ["0.5", "1", "1.5", "2"]
+    assert fig.layout.sliders[0].active == 1 and fig.layout.sliders[0].currentvalue.prefix \
+        == "amplitude a = "
+    np.testing.assert_allclose(fig.frames[3].data[0].y, 2 * np.sin(2 * np.arange(10.0)))
+    assert set(s._repr_mimebundle_()) == {"text/html", "text/plain"}
+    values = widgets.slider_explorer(_waves, _WAVE_CONTROLS, label="a", book_values=[1.0, 2.0])
+    assert [f.name for f in values.figure.frames] == ["1", "2"]
