@@ -32,7 +32,7 @@ __all__ = [
     "check_rnn_inputs", "rnn_jacobian", "rnn_jacobians", "jacobian_products", "lstm_jacobian",
     "gru_jacobian", "profile_setup", "profile_from_setup", "gradient_profile", "rnn_profile",
     "clip_to_norm", "row_norms", "numerical_gradient", "rel_error",
-    "clip_grad_norm", "clip_grad_value", "one_blas_thread",
+    "check_clip_inputs", "p_norm", "clip_grad_norm", "clip_grad_value", "one_blas_thread",
 ]
 
 #: The cells a gradient profile can run (the names of ``rnn_tutor.cells.CELLS``).
@@ -616,7 +616,19 @@ def _norm_type(norm_type):
     return p
 
 
-def _p_norm(v, p):
+def check_clip_inputs(grads, threshold, norm_type=2.0, name="max_norm"):
+    """Validate clipping's arguments; returns ``(threshold, p, arrays)``.
+
+    ``grads`` is a dict of arrays (like ``m.grads``), a list/tuple or one array; the
+    result ``arrays`` lists its float, writeable arrays (None entries skipped, as torch
+    does). ``threshold`` must be a real number >= 0 (``name`` labels it in errors),
+    ``norm_type`` a number > 0 or "inf" (returned as the float ``p``).
+    """
+    return _threshold(threshold, name), _norm_type(norm_type), _grad_arrays(grads)
+
+
+def p_norm(v, p):
+    """The p-norm of all entries of ``v`` (an array or a list of numbers), as a float."""
     v = np.abs(np.asarray(v, dtype=np.float64).ravel())
     if v.size == 0:
         return 0.0
@@ -652,13 +664,11 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     float
         The total norm *before* clipping (0.0 for no gradients).
     """
-    max_norm = _threshold(max_norm, "max_norm")
-    p = _norm_type(norm_type)
-    arrays = _grad_arrays(grads)
+    max_norm, p, arrays = check_clip_inputs(grads, max_norm, norm_type)
     if not arrays:
         return 0.0
     with np.errstate(all="ignore"):
-        total = _p_norm([_p_norm(g, p) for g in arrays], p)
+        total = p_norm([p_norm(g, p) for g in arrays], p)   # all gradients as one vector
         if error_if_nonfinite and not np.isfinite(total):
             raise RuntimeError(f"the total norm of order {p} of the gradients is {total}, "
                                "so they cannot be clipped; pass error_if_nonfinite=False "
@@ -675,6 +685,6 @@ def clip_grad_value(grads, clip):
     Element-wise clipping (as in min-char-rnn) changes the gradient's direction;
     :func:`clip_grad_norm` only shortens it. Returns None, like torch.
     """
-    clip = _threshold(clip, "clip")
-    for g in _grad_arrays(grads):
+    clip, _, arrays = check_clip_inputs(grads, clip, name="clip")
+    for g in arrays:
         np.clip(g, -clip, clip, out=g)

@@ -641,3 +641,61 @@ def test_bench_script_runs_at_a_tiny_size():
         lines = bench.bench_lstm(1, B=2, T=3, H=4, D=3, dtype=dtype)
         assert "ratio numpy/torch" in lines[-1]
     assert len(bench.bench_profiles(1, T=5, H=4)) == 7
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_clip_grad_norm_and_value_match_torch_on_mixed_magnitudes(seed):
+    # The check chapter 6 used to run: arrays of several shapes, each scaled by 0.01, 1
+    # or 100, clipped by norm (0.1, 1, 1e6) and then by value (0.05), against torch.
+    rng = np.random.default_rng(seed)
+    shapes = [(32, 8), (32, 32), (32,), (5, 32)]
+    for max_norm in (0.1, 1.0, 1e6):
+        grads = [rng.standard_normal(s) * rng.choice([0.01, 1.0, 100.0]) for s in shapes]
+        params = [torch.zeros(s, dtype=torch.float64, requires_grad=True) for s in shapes]
+        for p, g in zip(params, grads):
+            p.grad = torch.tensor(g)
+        ours = gr.clip_grad_norm(grads, max_norm)
+        theirs = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        assert gr.rel_error(np.array(ours), np.array(float(theirs))) < 1e-12
+        assert max(gr.rel_error(g, p.grad.numpy()) for g, p in zip(grads, params)) < 1e-12
+        for p, g in zip(params, grads):
+            p.grad = torch.tensor(g)
+        gr.clip_grad_value(grads, 0.05)
+        torch.nn.utils.clip_grad_value_(params, 0.05)
+        assert all(np.array_equal(g, p.grad.numpy()) for g, p in zip(grads, params))
+
+
+def test_clip_helpers():
+    g = np.array([3.0, 4.0])
+    assert gr.clip_to_norm(g, None) is g and gr.clip_to_norm(g, 10.0) is g
+    np.testing.assert_allclose(gr.clip_to_norm(g, 1.0), [0.6, 0.8], rtol=1e-15)
+    np.testing.assert_array_equal(g, [3.0, 4.0])                 # not changed
+    with np.errstate(over="ignore"):                             # as inside the profiles
+        huge = gr.clip_to_norm(np.array([1e200, 1e200]), 1.0)
+    np.testing.assert_allclose(huge, [2 ** -0.5] * 2, rtol=1e-12)   # the norm did not overflow
+    np.testing.assert_allclose(gr.row_norms(np.array([[3.0, 4.0], [1e200, 1e200]])),
+                               [5.0, np.sqrt(2) * 1e200], rtol=1e-12)
+    assert gr.p_norm([3.0, 4.0], 2) == 5.0 and gr.p_norm(np.array([-7.0, 2.0]), np.inf) == 7.0
+    assert np.isclose(gr.p_norm([1.0, 2.0], 1.0), 3.0)
+    max_norm, p, arrays = gr.check_clip_inputs({"a": g, "b": None}, 2, "inf")
+    assert max_norm == 2.0 and p == np.inf and len(arrays) == 1 and arrays[0] is g
+    with pytest.raises(ValueError, match="clip must be >= 0"):
+        gr.check_clip_inputs([g], -1.0, name="clip")
+
+
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("clip", [None, 0.5])
+def test_rnn_profile_is_gradient_profile_of_its_setup(activation, clip):
+    s = gr.profile_setup("rnn", 30, 8, 1.3, activation, "gaussian", 4)
+    np.testing.assert_array_equal(gr.profile_from_setup(s, clip),
+                                  gr.rnn_profile(s, clip) / gr.row_norms(s["u"][None])[0])
+    np.testing.assert_array_equal(
+        gr.gradient_profile("rnn", 30, 8, 1.3, activation, "gaussian", 4, clip=clip),
+        gr.profile_from_setup(s, clip))
+
+
+def test_check_rnn_inputs_returns_float_arrays():
+    W_xh, W_hh, b_xh, b_hh = rnn_weights()
+    x, h, *w = gr.check_rnn_inputs([0.0, 1.0, 2.0], np.zeros(5), W_xh, W_hh, None, b_hh)
+    assert x.dtype == np.float64 and x.shape == (3,) and h.shape == (5,)
+    assert w[2] is None and w[3].shape == (5,)
