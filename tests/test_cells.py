@@ -341,3 +341,51 @@ def test_lstm_backward_needs_a_pair():
     _, cache = step("lstm", good("lstm"))
     with pytest.raises(TypeError, match=r"dout must be the pair \(dh, dc\)"):
         cells.lstm_step_backward(np.ones((B, H)), cache)
+
+
+# ----------------------------------------------------------------------------- the pieces
+
+def test_registry_gate_counts_match_the_layouts():
+    assert {n: c.num_gates for n, c in cells.CELLS.items()} == GATES
+    assert cells.get_cell("lstm").gates == ("i", "f", "g", "o")
+
+
+@pytest.mark.parametrize("activation", list(cells.ACTIVATIONS))
+def test_rnn_gate_pieces_are_the_step(activation):
+    p = make_params("rnn", np.random.default_rng(11))
+    phi = cells.get_activation(activation)
+    a = cells.affine(p["x"], p["W_xh"], p["b_xh"]) + cells.affine(p["h_prev"], p["W_hh"],
+                                                                p["b_hh"])
+    h = cells.rnn_gates_forward(a, phi)
+    h_step, cache = step("rnn", p, activation)
+    np.testing.assert_array_equal(h, h_step)
+    np.testing.assert_array_equal(cells.rnn_gates_derivatives(h, phi), phi.derivative_from_value(h))
+    dh = np.random.default_rng(12).standard_normal(h.shape)
+    da = cells.rnn_gates_backward(dh, h, phi)
+    np.testing.assert_allclose(da, dh * phi.derivative(a), rtol=1e-12, atol=1e-15)
+    out = np.empty_like(da)
+    assert cells.rnn_backward_from_derivatives(dh, cells.rnn_gates_derivatives(h, phi),
+                                               out=out) is out
+    np.testing.assert_array_equal(out, da)
+    # the step's backward is affine_backward of that da
+    dx, dh_prev, grads = cells.rnn_step_backward(dh, cache)
+    dx2, dh_prev2, grads2 = cells.affine_backward(da, da, p["x"], p["h_prev"], p["W_xh"],
+                                                  p["W_hh"], True, True)
+    np.testing.assert_array_equal(dx, dx2)
+    np.testing.assert_array_equal(dh_prev, dh_prev2)
+    assert grads.keys() == grads2.keys() == {"W_xh", "W_hh", "b_xh", "b_hh"}
+
+
+def test_affine_and_the_public_checks():
+    v, W = np.ones((2, 3)), np.arange(12.0).reshape(4, 3)
+    np.testing.assert_array_equal(cells.affine(v, W, None), v @ W.T)
+    np.testing.assert_array_equal(cells.affine(v, W, np.ones(4)), v @ W.T + 1)
+    p = good("lstm")
+    x, (h, c), W_xh, W_hh, b_xh, b_hh = cells.check_step(
+        p["x"].astype(np.float32), (p["h_prev"], p["c_prev"]), p["W_xh"], p["W_hh"],
+        None, p["b_hh"], gates=4)
+    assert x.dtype == h.dtype == c.dtype == W_hh.dtype == np.float64 and b_xh is None
+    assert cells.check_grad([[1.0, 2.0]], np.zeros((1, 2), np.float32), "dh").dtype == np.float32
+    assert cells.check_cache((1, 2), 2, "f") == (1, 2)
+    with pytest.raises(TypeError, match="cache must be the tuple returned by f"):
+        cells.check_cache((1,), 2, "f")

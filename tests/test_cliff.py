@@ -74,3 +74,22 @@ def test_bad_input_gets_clear_errors():
         descent_path(1.0, lr=0.1, steps=3, bias=0.1)
     with pytest.raises(TypeError, match="b must be a real number"):
         cliff_loss(1.0, b=None)
+
+
+def test_cliff_is_the_rnn_cells_gate_function_per_weight():
+    from rnn_tutor import cells
+    w = np.array([0.5, 1.3, 2.0])
+    h = np.full(3, 0.5)
+    for _ in range(4):          # one-unit RNN, no input: h_t = tanh(w h_{t-1} + b)
+        h = np.array([cells.rnn_step_forward(np.zeros((1, 1)), np.array([[hi]]), np.zeros((1, 1)),
+                                             np.array([[wi]]), np.array([-0.1]))[0][0, 0]
+                      for hi, wi in zip(h, w)])
+    np.testing.assert_allclose(cliff_loss(w, T=4), (h - 0.6) ** 2, rtol=1e-14)
+
+
+def test_check_cliff_inputs():
+    from rnn_tutor.cliff import check_cliff_inputs
+    w, b, h0, T, target = check_cliff_inputs([1, 2], -0.1, 0, 5, 1)
+    assert w.dtype == float and (b, h0, T, target) == (-0.1, 0.0, 5, 1.0)
+    with pytest.raises(ValueError, match="finite"):
+        check_cliff_inputs(1.0, np.inf, 0.5, 5, 0.6)

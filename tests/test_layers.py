@@ -488,3 +488,44 @@ def test_edited_parameters_are_checked():
     del net.params["bias_hh_l0"]
     with pytest.raises(ValueError, match=r"params must have the keys"):
         net.forward(np.ones((2, 1, 3)))
+
+
+# ----------------------------------------------------------------------------- the exhibits
+
+def test_time_order_cuts_and_previous_states():
+    assert list(layers.time_steps(4)) == [0, 1, 2, 3]
+    assert list(layers.time_steps(4, reverse=True)) == [3, 2, 1, 0]
+    assert [t for t in range(8) if layers.window_cut(t, 8, False, 3)] == [3, 6]
+    assert [t for t in range(8) if layers.window_cut(t, 8, True, 3)] == [2, 5]
+    assert not any(layers.window_cut(t, 8, False, None) for t in range(8))
+    seq, first = np.arange(3.0)[:, None], np.array([9.0])
+    np.testing.assert_array_equal(layers.previous_states(seq, first)[:, 0], [9, 0, 1])
+    np.testing.assert_array_equal(layers.previous_states(seq, first, True)[:, 0], [1, 2, 9])
+
+
+@pytest.mark.parametrize("activation", list(cells.ACTIVATIONS))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_rnn_forward_and_backward_are_the_cell_step_by_step(activation, reverse):
+    rng = np.random.default_rng(21)
+    p = layer_params("rnn", rng)
+    x, h0 = rng.standard_normal((5, 2, 3)), rng.standard_normal((2, 4))
+    phi = cells.get_activation(activation)
+    A = layers.project(x, p["W_xh"], p["b_xh"])
+    np.testing.assert_allclose(A, x @ p["W_xh"].T + p["b_xh"], rtol=1e-14, atol=1e-15)
+    hs, h_last, _ = layers.rnn_forward(x, h0, p["W_xh"], p["W_hh"], p["b_xh"] + p["b_hh"],
+                                       phi, reverse)
+    h, caches = h0, {}
+    for t in layers.time_steps(5, reverse):
+        h, caches[t] = cells.rnn_step_forward(x[t], h, p["W_xh"], p["W_hh"], p["b_xh"],
+                                              p["b_hh"], activation)
+        np.testing.assert_allclose(hs[t], h, rtol=1e-13, atol=1e-14)
+    np.testing.assert_array_equal(h_last, hs[0 if reverse else -1])
+    dout = rng.standard_normal(hs.shape)
+    (_, _), cache = layers.unroll_forward("rnn", x, h0, **p, activation=activation,
+                                          reverse=reverse)
+    da, da2, dh0 = layers.rnn_backward(dout, np.zeros((2, 4)), cache)
+    assert da is da2
+    dh = np.zeros((2, 4))
+    for t in layers.time_steps(5, not reverse):         # the cell's backward, step by step
+        dx_t, dh, _ = cells.rnn_step_backward(dh + dout[t], caches[t])
+    np.testing.assert_allclose(dh0, dh, rtol=1e-12, atol=1e-14)
