@@ -482,3 +482,28 @@ def test_slider_explorer_in_the_book_is_a_static_slider_over_the_first_control(m
     assert set(s._repr_mimebundle_()) == {"text/html", "text/plain"}
     values = widgets.slider_explorer(_waves, _WAVE_CONTROLS, label="a", book_values=[1.0, 2.0])
     assert [f.name for f in values.figure.frames] == ["1", "2"]
+
+
+# ----------------------------------------------------------------------------- chapter 5's claims
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_frame_of_chapter_5s_slider_obeys_the_bound(seed):
+    # Chapter 5's explorer (T = 100, H = 64): on every frame of the book's slider, for all
+    # four nonlinearities, ||dL/dh_k|| <= (gamma sigma)^(T-k); tanh needs sigma_max above 1
+    # before its gradient stops vanishing (saturation), the sigmoid above 3.
+    T, H = 100, 64
+    first_not_vanishing = {}
+    for activation in ex.ACTIVATION_CHOICES:
+        for scale in ex.slider_scales():
+            res = ex.explore(scale, T=T, hidden_size=H, activation=activation, seed=seed)
+            log_bound = np.arange(T, -1, -1) * np.log10(res.gamma * res.sigma)
+            p = res.profile
+            assert not np.any(np.isnan(p))
+            shown = np.isfinite(p) & (p > 0)
+            shown[T] = False                                  # k = T: both are exactly 1
+            excess = np.max(np.log10(p[shown]) - log_bound[shown])
+            assert excess <= 1e-9, (activation, scale, excess)
+            if res.verdict.kind != "vanishing":
+                first_not_vanishing.setdefault(activation, scale)
+    assert first_not_vanishing["tanh"] > 1.0, first_not_vanishing
+    assert first_not_vanishing.get("sigmoid", np.inf) > 3.0, first_not_vanishing
