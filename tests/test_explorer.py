@@ -507,3 +507,17 @@ def test_every_frame_of_chapter_5s_slider_obeys_the_bound(seed):
                 first_not_vanishing.setdefault(activation, scale)
     assert first_not_vanishing["tanh"] > 1.0, first_not_vanishing
     assert first_not_vanishing.get("sigmoid", np.inf) > 3.0, first_not_vanishing
+
+
+def test_explore_builds_the_network_once_even_with_clipping(monkeypatch):
+    # One W_hh and one draw of the inputs per call: the clipped profile and the spectrum
+    # come from the same setup as the profile.
+    calls = []
+    real = ex.profile_setup
+    monkeypatch.setattr(ex, "profile_setup", lambda *a, **k: calls.append(a) or real(*a, **k))
+    res = ex.explore(1.5, 40, 8, "tanh", "gaussian", clip=0.5, seed=4)
+    assert len(calls) == 1
+    W_hh = real("rnn", 40, 8, 1.5, "tanh", "gaussian", 4, forget_bias=1.0)["W_hh"]
+    assert res.eigenvalues[0] == pytest.approx(np.linalg.eigvals(W_hh))
+    assert res.clipped == pytest.approx(gradient_profile("rnn", 40, 8, 1.5, "tanh", "gaussian",
+                                                         4, forget_bias=1.0, clip=0.5))
