@@ -1,13 +1,16 @@
 """rnn_tutor: recurrent networks from scratch, for the rnn-tutor book.
 
-Submodules, one idea each: ``cells`` (one time step, forward and backward), ``layers``
+Submodules, one idea each: ``cells`` (the registry of cells and one time step of each,
+forward and backward), ``layers``
 (unrolling over time, stacked and bidirectional networks, NumPy mirrors of torch),
 ``init`` (initialisers), ``gradients`` (Jacobians, gradient profiles, clipping,
 gradient checks), ``tasks`` (sequence tasks and their baselines), ``models`` and
 ``train`` (PyTorch models and the training loop), ``cliff`` (the one-unit loss wall of
 chapter 6), ``plots`` and ``diagrams`` (figures and structure diagrams), ``explorer`` (the
 gradient explorer's numbers), ``explorer_views`` (its figures and static book sliders) and
-``widgets`` (live ipywidgets front ends; static sliders in the book build).
+``widgets`` (live ipywidgets front ends; static sliders in the book build), ``concat``
+(the tutorials' ``Linear(cat(x, h))`` RNN), ``validate`` (the input checks every public
+entry point uses) and ``book_build`` (the one switch for code that runs in the book build).
 """
 
 __version__ = "0.1.0"

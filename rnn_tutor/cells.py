@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 from scipy.special import expit as _expit
 
-from ._validate import as_float_array, check_choice, check_shape
+from .validate import as_float_array, check_choice, check_shape
 
 __all__ = [
     "Cell", "CELLS", "get_cell", "Activation", "ACTIVATIONS", "sigmoid", "get_activation",

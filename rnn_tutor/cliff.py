@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_positive_float, check_positive_int
+from .validate import check_positive_float, check_positive_int
 from .cells import (get_activation, rnn_backward_from_derivatives, rnn_gates_derivatives,
                     rnn_gates_forward)
 

@@ -31,12 +31,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._validate import as_float_array, check_choice, check_positive_int, check_shape
+from .validate import as_float_array, check_choice, check_positive_int, check_shape
 from .cells import affine, get_activation, rnn_gates_forward
 from .layers import previous_states, unroll_backward, unroll_forward
 
 __all__ = ["ConcatRNN", "concat_rnn_forward", "split_rnn_forward", "split_rnn_backward",
-           "concat_to_split", "split_to_concat"]
+           "concat_to_split", "split_to_concat", "check_params_dict"]
 
 CONCAT_KEYS = ("W_i2h", "b_i2h", "W_i2o", "b_i2o")
 SPLIT_KEYS = ("W_xh", "W_hh", "b_h", "W_xy", "W_hy", "b_y")
@@ -105,7 +105,8 @@ class ConcatRNN(torch.nn.Module):
         return {k: v.grad.detach().cpu().numpy().copy() for k, v in named.items()}
 
 
-def _check_dict(params, keys, name):
+def check_params_dict(params, keys, name):
+    """Return ``params`` as a dict of float arrays with exactly ``keys``, or raise."""
     if not isinstance(params, dict) or set(params) != set(keys):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
         raise ValueError(f"{name} must be a dict with keys {list(keys)}; got {got}")
@@ -118,7 +119,7 @@ def _check_concat(params, input_size=None):
 
     Without ``input_size``, D is read off W_i2h's shape (its columns beyond H).
     """
-    p = _check_dict(params, CONCAT_KEYS, "params")
+    p = check_params_dict(params, CONCAT_KEYS, "params")
     H, O = p["W_i2h"].shape[0], p["W_i2o"].shape[0]
     if input_size is None:
         D = p["W_i2h"].shape[1] - H
@@ -153,7 +154,7 @@ def concat_to_split(params, input_size):
 
 def split_to_concat(params):
     """Inverse of :func:`concat_to_split`: W_i2h = [W_xh | W_hh], W_i2o = [W_xy | W_hy]."""
-    p = _check_dict(params, SPLIT_KEYS, "params")
+    p = check_params_dict(params, SPLIT_KEYS, "params")
     H, D = p["W_xh"].shape
     O = p["W_xy"].shape[0]
     check_shape(p["W_hh"], (H, H), "params['W_hh']")
@@ -193,7 +194,7 @@ def split_rnn_forward(x, h0, params, activation="linear"):
 
     Returns ``(y, h_T), cache``; the hidden recursion is :func:`rnn_tutor.layers.unroll_forward`.
     """
-    p = _check_dict(params, SPLIT_KEYS, "params")
+    p = check_params_dict(params, SPLIT_KEYS, "params")
     (hs, h_T), cache = unroll_forward("rnn", x, h0, p["W_xh"], p["W_hh"], p["b_h"], None,
                                       activation=activation)
     x, h0 = cache["x"], cache["h0"]

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 import plotly.graph_objects as go
 
-from ._validate import check_choice, check_positive_int, check_shape
+from .validate import check_choice, check_positive_int, check_shape
 
 __all__ = ["NODE_COLORS", "IO_STRUCTURES", "add_nodes", "add_arrow", "blank_layout",
            "io_structures_figure", "unrolled_figure"]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import (check_choice, check_nonnegative_int, check_positive_float,
+from .validate import (check_choice, check_nonnegative_int, check_positive_float,
                         check_positive_int)
 from .cells import ACTIVATIONS, CELLS
 from .gradients import one_blas_thread, profile_from_setup, profile_setup

@@ -25,7 +25,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from ._validate import check_choice, check_positive_float, check_positive_int
+from .validate import check_choice, check_positive_float, check_positive_int
 from .explorer import (ACTIVATION_CHOICES, CELL_CHOICES, SCALE_RANGE, Exploration, explore,
                        format_factor, scalar_powers, scalar_verdict, slider_scales)
 from .plots import FigureSpec, slider_frames

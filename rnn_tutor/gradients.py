@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import (as_float_array, check_choice, check_positive_float,
+from .validate import (as_float_array, check_choice, check_positive_float,
                         check_positive_int, check_shape)
 from . import cells, layers
 from .init import SCALE_BY, _resolve, recurrent_matrix, rng_from_seed

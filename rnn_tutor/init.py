@@ -22,14 +22,14 @@ import numbers
 
 import numpy as np
 
-from ._validate import (as_float_array, check_choice, check_positive_float,
+from .validate import (as_float_array, check_choice, check_positive_float,
                         check_positive_int)
 
 __all__ = [
     "rng_from_seed", "gaussian", "xavier_uniform", "xavier_normal", "he_normal",
     "he_uniform", "orthogonal", "identity", "matrix", "INIT_NAMES",
     "scale_to_spectral_norm", "scale_to_spectral_radius", "recurrent_matrix",
-    "SCALE_BY",
+    "SCALE_BY", "check_weight_shape",
 ]
 
 
@@ -47,7 +47,8 @@ def rng_from_seed(seed) -> np.random.Generator:
                     f"got {seed!r} ({type(seed).__name__})")
 
 
-def _check_shape2d(shape) -> tuple[int, int]:
+def check_weight_shape(shape) -> tuple[int, int]:
+    """Return ``shape`` as ``(rows, cols)`` of positive ints, or raise a clear error."""
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
         raise ValueError(f"shape must be a pair (rows, cols) of positive integers; "
                          f"got {shape!r}")
@@ -61,7 +62,7 @@ def gaussian(shape, scale: float = 1.0, seed=None) -> np.ndarray:
     For a large square matrix the eigenvalues fill a disc of radius about ``scale``
     (the circular law) while the largest singular value is about ``2 * scale``.
     """
-    rows, cols = _check_shape2d(shape)
+    rows, cols = check_weight_shape(shape)
     scale = check_positive_float(scale, "scale")
     return rng_from_seed(seed).standard_normal((rows, cols)) * (scale / np.sqrt(cols))
 
@@ -71,7 +72,7 @@ def xavier_uniform(shape, gain: float = 1.0, seed=None) -> np.ndarray:
 
     Same formula as ``torch.nn.init.xavier_uniform_``; variance gain**2 * 2/(fan_in+fan_out).
     """
-    rows, cols = _check_shape2d(shape)
+    rows, cols = check_weight_shape(shape)
     gain = check_positive_float(gain, "gain")
     bound = gain * np.sqrt(6.0 / (rows + cols))
     return rng_from_seed(seed).uniform(-bound, bound, size=(rows, cols))
@@ -79,7 +80,7 @@ def xavier_uniform(shape, gain: float = 1.0, seed=None) -> np.ndarray:
 
 def xavier_normal(shape, gain: float = 1.0, seed=None) -> np.ndarray:
     """Xavier/Glorot normal: N(0, gain**2 * 2 / (fan_in + fan_out)) (``xavier_normal_``)."""
-    rows, cols = _check_shape2d(shape)
+    rows, cols = check_weight_shape(shape)
     gain = check_positive_float(gain, "gain")
     std = gain * np.sqrt(2.0 / (rows + cols))
     return rng_from_seed(seed).standard_normal((rows, cols)) * std
@@ -87,13 +88,13 @@ def xavier_normal(shape, gain: float = 1.0, seed=None) -> np.ndarray:
 
 def he_normal(shape, seed=None) -> np.ndarray:
     """He/Kaiming normal for ReLU: N(0, 2 / fan_in) (``kaiming_normal_``, mode fan_in)."""
-    rows, cols = _check_shape2d(shape)
+    rows, cols = check_weight_shape(shape)
     return rng_from_seed(seed).standard_normal((rows, cols)) * np.sqrt(2.0 / cols)
 
 
 def he_uniform(shape, seed=None) -> np.ndarray:
     """He/Kaiming uniform for ReLU: U(-b, b), b = sqrt(6 / fan_in) (same variance 2/fan_in)."""
-    rows, cols = _check_shape2d(shape)
+    rows, cols = check_weight_shape(shape)
     bound = np.sqrt(6.0 / cols)
     return rng_from_seed(seed).uniform(-bound, bound, size=(rows, cols))
 
@@ -106,7 +107,7 @@ def orthogonal(shape, gain: float = 1.0, seed=None) -> np.ndarray:
     For a tall matrix the columns are orthonormal, for a wide one the rows; either way
     every singular value equals ``gain``.
     """
-    rows, cols = _check_shape2d(shape)
+    rows, cols = check_weight_shape(shape)
     gain = check_positive_float(gain, "gain")
     tall = rows >= cols
     a = rng_from_seed(seed).standard_normal((rows, cols) if tall else (cols, rows))
@@ -122,7 +123,7 @@ def identity(shape, scale: float = 1.0, seed=None) -> np.ndarray:
 
     ``seed`` is accepted (and ignored) so all initialisers share one signature.
     """
-    rows, cols = _check_shape2d(shape)
+    rows, cols = check_weight_shape(shape)
     scale = check_positive_float(scale, "scale")
     rng_from_seed(seed)                          # still validate it
     return scale * np.eye(rows, cols)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import (as_float_array, check_choice, check_nonnegative_int,
+from .validate import (as_float_array, check_choice, check_nonnegative_int,
                         check_positive_int, check_shape)
 from . import cells
 from .cells import (_check_params, get_activation, gru_gates_backward, gru_gates_forward,

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from . import cells as _cells
 from . import init as _init
-from ._validate import (check_choice, check_nonnegative_int, check_positive_float,
+from .validate import (check_choice, check_nonnegative_int, check_positive_float,
                         check_positive_int)
 
 __all__ = ["RecurrentNet", "for_task", "sample_text", "set_forget_bias", "predict",

@@ -50,7 +50,7 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 from plotly.offline import get_plotlyjs_version
 
-from ._validate import as_float_array, check_nonnegative_int
+from .validate import as_float_array, check_nonnegative_int
 from .book_build import in_book_build
 
 __all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "slider_frames", "slider",

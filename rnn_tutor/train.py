@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ._validate import (check_choice, check_nonnegative_int, check_positive_float,
+from .validate import (check_choice, check_nonnegative_int, check_positive_float,
                         check_positive_int)
 from .book_build import in_book_build
 from .models import RecurrentNet, predict  # noqa: F401  (``train.predict`` is kept)

@@ -33,7 +33,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import explorer as ex, explorer_views as views
-from ._validate import check_positive_int
+from .validate import check_positive_int
 from .book_build import in_book_build
 from .plots import FigureSpec, mime_bundle, slider_figure
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .._validate import check_choice, check_positive_int
+from ..validate import check_choice, check_positive_int
 from ..init import rng_from_seed
 from ..models import output_and_state, predict
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .._validate import check_choice, check_positive_float, check_positive_int
+from ..validate import check_choice, check_positive_float, check_positive_int
 from ..models import detach_state, evaluation_mode
 from ._base import LN2, Batch, as_rng
 

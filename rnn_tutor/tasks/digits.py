@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from .._validate import check_choice, check_positive_int
+from ..validate import check_choice, check_positive_int
 from ._base import Batch, Task
 
 __all__ = ["SequentialDigits"]

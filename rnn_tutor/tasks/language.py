@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._validate import check_choice, check_positive_int
+from ..validate import check_choice, check_positive_int
 from ._base import Batch, Task, _check_range
 
 __all__ = ["Agreement", "LateSentiment"]
