@@ -12,9 +12,14 @@ case, w^t. Their numbers come from :mod:`rnn_tutor.explorer` and their figures f
 ``slider_explorer(traces, controls, ...)`` does the same for any figure a chapter draws
 from a few numbers: live sliders for all of them under a kernel, a static slider over
 the first in the book (built by :func:`rnn_tutor.plots.slider_figure`).
+``live_text(text, controls)`` shows text recomputed from a few controls (chapter 3's
+samples); the book, with no kernel, shows the text for the starting values.
 
 How the figures update: each view is an ``ipywidgets.Output`` whose ``outputs`` are
-replaced by the figure's MIME bundle from :func:`rnn_tutor.plots.mime_bundle` (plotly
+replaced (never ``with output:`` or ``clear_output``: under a headless executor such as
+nbclient, output captured that way makes the executor send widget state back on the
+kernel's shell channel while it waits on that channel for the cell's reply, and about one
+run in eight then waits out the whole cell timeout; measured by ``make stress``) by the figure's MIME bundle from :func:`rnn_tutor.plots.mime_bundle` (plotly
 JSON, drawn natively by JupyterLab and VS Code, plus an HTML fallback). This needs no
 extension beyond what ipywidgets and plotly install; plotly's ``FigureWidget`` would need
 the extra ``anywidget`` package and does not render in the static book. One update
@@ -38,7 +43,7 @@ from .book_build import in_book_build
 from .plots import FigureSpec, mime_bundle, slider_figure
 
 __all__ = ["GradientExplorer", "ScalarExplorer", "SliderExplorer", "StaticStandIn",
-           "gradient_explorer", "scalar_explorer", "slider_explorer"]
+           "gradient_explorer", "scalar_explorer", "slider_explorer", "LiveText", "live_text"]
 
 _WIDE = W.Layout(width="420px")
 _HEIGHT = 380                       # pixels, of each live figure
@@ -401,3 +406,81 @@ def slider_explorer(traces, controls: dict, *, label: str, book_values=None,
                            label=label, value_format=value_format, layout=layout,
                            active=int(np.argmin(np.abs(values - start))))
     return StaticStandIn(figure)
+
+
+# ------------------------------------------------------------------ text from a few controls
+
+class LiveText(_Explorer):
+    """Text recomputed from a few controls; build it with :func:`live_text`.
+
+    Attributes
+    ----------
+    controls : dict of str -> ipywidgets widget
+        Sliders for numbers, a text box for a string; setting ``.value`` recomputes.
+    text : str
+        What the view shows now.
+    view : ipywidgets.Output
+    widget : ipywidgets.VBox
+    """
+
+    def __init__(self, text, controls):
+        self._text = text
+        self.controls = {}
+        for name, spec in controls.items():
+            if isinstance(spec, str):
+                control = W.Text(value=spec, description=name, style=dict(_STYLE))
+            else:
+                low, high, step, start = spec
+                kind = W.IntSlider if _is_int(low, high, step, start) else W.FloatSlider
+                control = kind(value=start, min=low, max=high, step=step, description=name,
+                               style=dict(_STYLE), layout=_WIDE)
+            self.controls[name] = control
+        self.view = W.Output()
+        self.widget = W.VBox([*self.controls.values(), self.view])
+        self.text = ""
+        self._observe_all()
+        self.update()
+
+    def update(self):
+        """Recompute the text for the current values."""
+        self.text = str(self._text(**{n: c.value for n, c in self.controls.items()}))
+        self.view.outputs = ({"output_type": "stream", "name": "stdout", "text": self.text},)
+
+
+class _StaticText:
+    """What :func:`live_text` returns in the book build: the text, shown as plain output."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": self.text}
+
+
+def live_text(text, controls: dict):
+    """Show text recomputed live from a few controls (under a kernel).
+
+    Parameters
+    ----------
+    text : callable
+        ``text(**values)`` returns the string to show for one value of each control.
+    controls : dict
+        ``{name: (low, high, step, start)}`` for a slider, or ``{name: "start"}`` for a
+        text box, in the order they appear.
+
+    Returns
+    -------
+    LiveText
+        In the book build (no kernel) an object that displays ``text`` at the starting
+        values, and no widget.
+    """
+    if not isinstance(controls, dict) or not controls:
+        raise TypeError("controls must be a non-empty dict name -> (low, high, step, start) "
+                        f"or name -> str; got {controls!r}")
+    sliders = {n: c for n, c in controls.items() if not isinstance(c, str)}
+    if sliders:
+        _check_controls(sliders)
+    if in_book_build():
+        start = {n: c if isinstance(c, str) else c[3] for n, c in controls.items()}
+        return _StaticText(str(text(**start)))
+    return LiveText(text, controls)

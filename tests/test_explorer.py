@@ -484,6 +484,40 @@ def test_slider_explorer_in_the_book_is_a_static_slider_over_the_first_control(m
     assert [f.name for f in values.figure.frames] == ["1", "2"]
 
 
+# ----------------------------------------------------------------------------- live text
+
+def _sample(temperature, seed, prefix):
+    return f"{prefix}|{temperature:.2f}|{seed}"
+
+
+_TEXT_CONTROLS = {"temperature": (0.0, 2.0, 0.05, 1.0), "seed": (0, 20, 1, 0), "prefix": "the "}
+
+
+def test_live_text_recomputes_by_replacing_the_outputs():
+    t = widgets.live_text(_sample, _TEXT_CONTROLS)
+    assert isinstance(t, widgets.LiveText)
+    assert [type(c).__name__ for c in t.controls.values()] == ["FloatSlider", "IntSlider",
+                                                               "Text"]
+    assert t.view.outputs == ({"output_type": "stream", "name": "stdout",
+                               "text": "the |1.00|0"},)
+    t.controls["prefix"].value = "a "
+    t.controls["seed"].value = 3
+    assert t.text == "a |1.00|3" and t.view.outputs[0]["text"] == "a |1.00|3"
+    with pytest.raises(ValueError, match="low <= start <= high"):
+        widgets.live_text(_sample, {"temperature": (0.0, 2.0, 0.05, 3.0)})
+    with pytest.raises(TypeError, match="controls"):
+        widgets.live_text(_sample, {})
+
+
+def test_live_text_in_the_book_is_the_starting_text_and_no_widget(monkeypatch):
+    from ipywidgets.widgets.widget import _instances
+    monkeypatch.setenv(BOOK_BUILD_ENV, "1")
+    before = len(_instances)
+    t = widgets.live_text(_sample, _TEXT_CONTROLS)
+    assert len(_instances) == before
+    assert t._repr_mimebundle_() == {"text/plain": "the |1.00|0"}
+
+
 # ----------------------------------------------------------------------------- chapter 5's claims
 
 @pytest.mark.parametrize("seed", range(5))
