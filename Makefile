@@ -45,9 +45,11 @@ test-fast: setup
 bench: setup
 	$(BIN)/python scripts/bench.py --threads 1
 
-# Chapters 2 and 3 executed headless 20 times each; fails on the first stalled cell.
+# Chapters 2 and 3 executed headless 20 times each, then every chapter 3 times; fails on
+# the first stalled cell.
 stress: setup
 	OMP_NUM_THREADS=1 $(BIN)/python scripts/stress_headless.py
+	OMP_NUM_THREADS=1 $(BIN)/python scripts/stress_headless.py --runs 3 notebooks/[0-9][0-9]_*.ipynb
 
 reproduce: setup
 	$(BIN)/python scripts/reproduce.py
