@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from .validate import check_choice, check_positive_int, check_shape
 
 __all__ = ["NODE_COLORS", "IO_STRUCTURES", "add_nodes", "add_arrow", "blank_layout",
-           "io_structures_figure", "unrolled_figure"]
+           "io_structures_figure", "unrolled_figure", "GATE_COLORS", "cell_diagram"]
 
 #: Fill colour of a box for each kind of node: input ``"x"``, hidden ``"h"``, output ``"y"``.
 NODE_COLORS = {"x": "#9fdcaa", "h": "#ffd98a", "y": "#a8cdfa"}
@@ -216,3 +216,119 @@ def unrolled_figure(steps: int = 4) -> go.Figure:
     fig.update_yaxes(range=[-0.5, 1.9])
     fig.update_xaxes(range=[-0.6, steps + 0.6])
     return blank_layout(fig, 230)
+
+
+# ----------------------------------------------------------------------------------------
+# Gated cells (chapters 8 and 9)
+# ----------------------------------------------------------------------------------------
+
+#: Fill colour of the round nodes of :func:`cell_diagram`: a sigmoid gate, a tanh
+#: layer, and a pointwise operation (product, sum, ``1 -``).
+GATE_COLORS = {"sigmoid": "#f4a6a6", "tanh": "#c9b3f2", "op": "#ffffff"}
+
+# A cell diagram as data: boxes (kind, label, (x, y)), round nodes (kind, label, (x, y))
+# and arrows (from, to, label); arrow ends name a box or node by its label. Inputs enter
+# from two buses at the bottom: h_{t-1} at y = 0 and x_t at y = -0.7; every layer at
+# y = 1 reads both. The state the cell carries runs along the top (y = 3).
+_H_PREV, _X = "h<sub>t-1</sub>", "x<sub>t</sub>"
+_CELLS = {
+    "lstm": dict(
+        boxes=[("c", "c<sub>t-1</sub>", (-1, 3)), ("c", "c<sub>t</sub>", (8, 3)),
+               ("h", "h<sub>t</sub>", (8, 1))],
+        nodes=[("sigmoid", "f<sub>t</sub>", (1, 1)), ("sigmoid", "i<sub>t</sub>", (2.5, 1)),
+               ("tanh", "g<sub>t</sub>", (4, 1)), ("sigmoid", "o<sub>t</sub>", (5.5, 1)),
+               ("op", "⊙", (1, 3)), ("op", "⊙ ", (4, 2)), ("op", "+", (4, 3)),
+               ("tanh", "tanh", (7, 2.2)), ("op", " ⊙", (7, 1))],
+        arrows=[("c<sub>t-1</sub>", "⊙", ""), ("f<sub>t</sub>", "⊙", ""),
+                ("i<sub>t</sub>", "⊙ ", ""), ("g<sub>t</sub>", "⊙ ", ""),
+                ("⊙", "+", "f<sub>t</sub> ⊙ c<sub>t-1</sub>"), ("⊙ ", "+", ""),
+                ("+", "c<sub>t</sub>", ""), ("+", "tanh", ""), ("tanh", " ⊙", ""),
+                ("o<sub>t</sub>", " ⊙", ""), (" ⊙", "h<sub>t</sub>", "")],
+        layers=["f<sub>t</sub>", "i<sub>t</sub>", "g<sub>t</sub>", "o<sub>t</sub>"],
+        title="LSTM cell: the cell state c runs along the top, touched only by ⊙ f and + i ⊙ g"),
+    "gru": dict(
+        boxes=[("h", _H_PREV, (-1, 3)), ("h", "h<sub>t</sub>", (8, 3))],
+        nodes=[("sigmoid", "z<sub>t</sub>", (1, 1)), ("sigmoid", "r<sub>t</sub>", (3, 1)),
+               ("tanh", "n<sub>t</sub>", (5, 1)), ("op", "1 −", (2.5, 2)),
+               ("op", "⊙", (1, 3)), ("op", "⊙ ", (5, 2)), ("op", "+", (5, 3))],
+        arrows=[(_H_PREV, "⊙", ""), ("z<sub>t</sub>", "⊙", ""), ("z<sub>t</sub>", "1 −", ""),
+                ("1 −", "⊙ ", ""), ("n<sub>t</sub>", "⊙ ", ""),
+                ("r<sub>t</sub>", "n<sub>t</sub>", "r<sub>t</sub> ⊙ (W<sub>hn</sub>h + b<sub>hn</sub>)"),
+                ("⊙", "+", "z<sub>t</sub> ⊙ h<sub>t-1</sub>"), ("⊙ ", "+", ""),
+                ("+", "h<sub>t</sub>", "")],
+        layers=["z<sub>t</sub>", "r<sub>t</sub>", "n<sub>t</sub>"],
+        title="GRU cell (PyTorch's convention): h<sub>t</sub> = (1 − z<sub>t</sub>) ⊙ n<sub>t</sub>"
+              " + z<sub>t</sub> ⊙ h<sub>t-1</sub>"),
+}
+_CELL_BOX_COLOR = "#f7c59f"   # the LSTM's cell state c
+
+
+def _add_round_nodes(fig: go.Figure, nodes) -> None:
+    for kind in GATE_COLORS:
+        mine = [(label, xy) for k, label, xy in nodes if k == kind]
+        if mine:
+            fig.add_trace(go.Scatter(
+                x=[xy[0] for _, xy in mine], y=[xy[1] for _, xy in mine],
+                text=[label for label, _ in mine], mode="markers+text", hoverinfo="skip",
+                showlegend=False, name=f"{kind} nodes",
+                marker=dict(symbol="circle", size=_BOX_SIZE + 4, color=GATE_COLORS[kind],
+                            line=dict(color="#555", width=1)),
+                textfont=dict(size=12, color="#222")))
+
+
+def _add_input_buses(fig: go.Figure, layers, where, right: float) -> None:
+    """h_{t-1} and x_t as two buses at the bottom, with one arrow up into each layer."""
+    add_nodes(fig, [(-1, 0)], "h", [_H_PREV])
+    add_nodes(fig, [(-1, -0.7)], "x", [_X])
+    for y, color in ((0, "#b5651d"), (-0.7, "#2a7f3f")):
+        fig.add_shape(type="line", x0=-0.6, y0=y, x1=right, y1=y, line=dict(color=color, width=1.5))
+    for label in layers:
+        gx = where[label][0]
+        fig.add_annotation(x=gx, y=1, ax=gx, ay=-0.7, xref="x", yref="y", axref="x", ayref="y",
+                           showarrow=True, arrowhead=2, arrowwidth=1.5, arrowcolor="#555",
+                           standoff=_STANDOFF + 2, text="")
+
+
+def cell_diagram(cell: str = "lstm") -> go.Figure:
+    """One step of a gated cell, LSTM or GRU, as a box-and-arrow diagram.
+
+    The state the cell carries from step to step runs along the top: the LSTM's cell
+    state c (left ``c_{t-1}``, right ``c_t``), the GRU's hidden state h. The inputs
+    ``h_{t-1}`` and ``x_t`` run along two buses at the bottom, and every layer reads both
+    (each is an affine map of ``[x_t, h_{t-1}]`` followed by sigma or tanh). Round nodes are
+    layers (red: sigmoid gates, violet: tanh) and pointwise operations (white: ⊙, +,
+    ``1 -``); labels follow the book's notation (gates i, f, g, o and r, z, n, PyTorch's
+    order and, for the GRU, PyTorch's reset convention).
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru"}
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Boxes for the states and inputs, one round node per layer and per operation, and
+        one arrow per edge (four into the LSTM's layers, three into the GRU's, from the
+        input buses).
+    """
+    check_choice(cell, _CELLS, "cell")
+    spec = _CELLS[cell]
+    fig = go.Figure()
+    for kind in ("c", "h", "x"):
+        mine = [(label, xy) for k, label, xy in spec["boxes"] if k == kind]
+        if mine and kind == "c":
+            add_nodes(fig, [xy for _, xy in mine], "h", [label for label, _ in mine])
+            fig.data[-1].marker.color = _CELL_BOX_COLOR
+            fig.data[-1].name = "c nodes"
+        elif mine:
+            add_nodes(fig, [xy for _, xy in mine], kind, [label for label, _ in mine])
+    _add_round_nodes(fig, spec["nodes"])
+    where = {label: xy for _, label, xy in spec["boxes"] + spec["nodes"]}
+    for start, end, text in spec["arrows"]:
+        add_arrow(fig, where[start], where[end], text)
+    _add_input_buses(fig, spec["layers"], where, right=max(where[l][0] for l in spec["layers"]))
+    fig.add_annotation(x=3.5, y=3.75, text=f"<b>{spec['title']}</b>", showarrow=False,
+                       font=dict(size=13))
+    fig.update_xaxes(range=[-1.8, 8.8])
+    fig.update_yaxes(range=[-1.1, 4.1])
+    return blank_layout(fig, 380)

@@ -89,3 +89,33 @@ def test_building_blocks_draw_what_they_are_given():
 def test_bad_arguments_are_named(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def round_nodes(fig, kind):
+    """Labels of the round nodes of one kind ("sigmoid", "tanh", "op") of a cell diagram."""
+    return [t for trace in fig.data if trace.name == f"{kind} nodes" for t in trace.text]
+
+
+@pytest.mark.parametrize("cell, sigmoids, tanhs, ops, n_arrows", [
+    # LSTM: f, i, o gates; g and tanh(c); f*c, i*g, +, o*tanh(c). 11 edges + 4 from the bus.
+    ("lstm", ["f<sub>t</sub>", "i<sub>t</sub>", "o<sub>t</sub>"],
+     ["g<sub>t</sub>", "tanh"], 4, 11 + 4),
+    # GRU: z, r gates; n; z*h, (1-z)*n, +, 1-. 9 edges + 3 from the bus.
+    ("gru", ["z<sub>t</sub>", "r<sub>t</sub>"], ["n<sub>t</sub>"], 4, 9 + 3),
+])
+def test_cell_diagram_draws_every_gate_and_operation(cell, sigmoids, tanhs, ops, n_arrows):
+    fig = diagrams.cell_diagram(cell)
+    assert sorted(round_nodes(fig, "sigmoid")) == sorted(sigmoids)
+    assert sorted(round_nodes(fig, "tanh")) == sorted(tanhs)
+    assert len(round_nodes(fig, "op")) == ops
+    assert len(arrows(fig)) == n_arrows
+    centres = [(x, y) for trace in fig.data for x, y in zip(trace.x, trace.y)]
+    assert len(set(centres)) == len(centres)          # nothing drawn on top of something
+    top = {x for trace in fig.data for x, y, t in zip(trace.x, trace.y, trace.text) if y == 3}
+    assert len(top) >= 4                              # the carried state runs along the top
+    assert fig.layout.xaxis.visible is False
+
+
+def test_cell_diagram_names_a_bad_cell():
+    with pytest.raises(ValueError, match="cell"):
+        diagrams.cell_diagram("rnn")
