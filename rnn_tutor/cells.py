@@ -40,6 +40,7 @@ __all__ = [
     "lstm_gates_derivatives", "lstm_backward_from_derivatives",
     "gru_step_forward", "gru_step_backward", "gru_gates_forward", "gru_gates_backward",
     "gru_gates_derivatives", "gru_backward_from_derivatives",
+    "gru_reset_before_step_forward", "gru_reset_before_step_backward",
 ]
 
 
@@ -664,6 +665,94 @@ def gru_step_backward(dh, cache):
     dx, dh_prev_w, grads = affine_backward(dax, dah, x, h_prev, W_xh, W_hh,
                                            has_b_xh, has_b_hh)
     return dx, dh_prev + dh_prev_w, grads
+
+
+def gru_reset_before_step_forward(x, h_prev, W_xh, W_hh, b_xh=None, b_hh=None):
+    r"""One GRU step with the reset gate applied *before* the recurrent matrix.
+
+    The convention of Cho et al. (2014): the candidate reads the reset state
+    r_t * h_{t-1}, not the reset product of the recurrent matrix with h_{t-1}.
+
+    .. math::
+
+        r_t &= \sigma(W_{xr} x_t + b_{xr} + W_{hr} h_{t-1} + b_{hr}) \\
+        z_t &= \sigma(W_{xz} x_t + b_{xz} + W_{hz} h_{t-1} + b_{hz}) \\
+        n_t &= \tanh(W_{xn} x_t + b_{xn} + W_{hn} (r_t \odot h_{t-1}) + b_{hn}) \\
+        h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+
+    Same parameters, shapes and layout (gates r, z, n stacked along the rows) as
+    :func:`gru_step_forward`, so the two can be run on the same weights; they differ only
+    in the candidate, ``W_hn (r h) + b_hn`` here against ``r (W_hn h + b_hn)`` there.
+    They agree where r_t = 1 and in general differ (a different function of the same
+    weights, not a re-parametrisation of the same one).
+
+    Parameters are those of :func:`gru_step_forward`: ``x`` (B, D), ``h_prev`` (B, H),
+    ``W_xh`` (3H, D), ``W_hh`` (3H, H), optional ``b_xh`` and ``b_hh`` (3H,).
+
+    Returns
+    -------
+    h : ndarray, shape (B, H)
+        h_t.
+    cache : tuple
+        What :func:`gru_reset_before_step_backward` needs.
+    """
+    x, (h_prev,), W_xh, W_hh, b_xh, b_hh = check_step(x, (h_prev,), W_xh, W_hh, b_xh, b_hh,
+                                                      gates=3)
+    H = h_prev.shape[1]
+    b_rz, b_n = (None, None) if b_hh is None else (b_hh[:2 * H], b_hh[2 * H:])
+    ax = affine(x, W_xh, b_xh)
+    r, z = np.split(sigmoid(ax[:, :2 * H] + affine(h_prev, W_hh[:2 * H], b_rz)), 2, axis=1)
+    rh = r * h_prev                                          # reset first ...
+    n = np.tanh(ax[:, 2 * H:] + affine(rh, W_hh[2 * H:], b_n))   # ... then W_hn
+    h = (1.0 - z) * n + z * h_prev
+    gates = np.concatenate([r, z, n], axis=1)
+    return h, (x, h_prev, W_xh, W_hh, b_xh is not None, b_hh is not None, rh, gates)
+
+
+def gru_reset_before_step_backward(dh, cache):
+    r"""Backward pass of :func:`gru_reset_before_step_forward`.
+
+    The update gate and the candidate pass the gradient exactly as in
+    :func:`gru_step_backward` (the same :math:`\delta a_z` and :math:`\delta a_n`); the
+    reset gate now acts on h_{t-1} itself, so with
+    :math:`\delta s = W_{hn}^\top \delta a_n`, the gradient on the reset state
+    :math:`s = r_t \odot h_{t-1}`,
+
+    .. math::
+
+        \delta a_r = \delta s \odot h_{t-1} \odot r_t (1 - r_t), \qquad
+        \frac{\partial L}{\partial h_{t-1}} = \frac{\partial L}{\partial h_t} \odot z_t
+        + \delta s \odot r_t + W_{hr}^\top \delta a_r + W_{hz}^\top \delta a_z .
+
+    Every pre-activation is a sum of an input part and a recurrent part, so both sides
+    receive the same gradient; only the n block of dL/dW_hh differs from
+    :func:`gru_step_backward`: it is taken against s, not h_{t-1}.
+
+    Returns
+    -------
+    dx : ndarray, shape (B, D)
+    dh_prev : ndarray, shape (B, H)
+    grads : dict
+        ``W_xh``, ``W_hh`` and the biases that were given, summed over the batch.
+    """
+    x, h_prev, W_xh, W_hh, has_b_xh, has_b_hh, rh, gates = check_cache(
+        cache, 8, "gru_reset_before_step_forward")
+    dh = check_grad(dh, h_prev, "dh")
+    H = h_prev.shape[1]
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    da_n = dh * (1.0 - z) * (1.0 - n * n)
+    da_z = dh * (h_prev - n) * z * (1.0 - z)
+    d_rh = da_n @ W_hh[2 * H:]                               # gradient on r_t * h_{t-1}
+    da_r = d_rh * h_prev * r * (1.0 - r)
+    da = np.concatenate([da_r, da_z, da_n], axis=1)
+    grads = {"W_xh": da.T @ x,
+             "W_hh": np.concatenate([da[:, :2 * H].T @ h_prev, da_n.T @ rh], axis=0)}
+    if has_b_xh:
+        grads["b_xh"] = da.sum(axis=0)
+    if has_b_hh:
+        grads["b_hh"] = da.sum(axis=0)
+    dh_prev = dh * z + d_rh * r + da[:, :2 * H] @ W_hh[:2 * H]
+    return da @ W_xh, dh_prev, grads
 
 
 # ----------------------------------------------------------------------------------------

@@ -389,3 +389,71 @@ def test_affine_and_the_public_checks():
     assert cells.check_cache((1, 2), 2, "f") == (1, 2)
     with pytest.raises(TypeError, match="cache must be the tuple returned by f"):
         cells.check_cache((1,), 2, "f")
+
+
+# ------------------------------------------------- GRU with the reset gate before W_hn
+
+def reset_before(p):
+    w = {k: p.get(k) for k in ("W_xh", "W_hh", "b_xh", "b_hh")}
+    return cells.gru_reset_before_step_forward(p["x"], p["h_prev"], **w)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [True, False])
+def test_reset_before_forward_is_the_textbook_equations(bias, dtype):
+    rng = np.random.default_rng(5)
+    p = make_params("gru", rng, bias=bias, dtype=dtype)
+    b_xh = p.get("b_xh", np.zeros(3 * H, dtype))
+    b_hh = p.get("b_hh", np.zeros(3 * H, dtype))
+    x, h, Wx, Wh = p["x"], p["h_prev"], p["W_xh"], p["W_hh"]
+    r = cells.sigmoid(x @ Wx[:H].T + b_xh[:H] + h @ Wh[:H].T + b_hh[:H])
+    z = cells.sigmoid(x @ Wx[H:2 * H].T + b_xh[H:2 * H] + h @ Wh[H:2 * H].T + b_hh[H:2 * H])
+    n = np.tanh(x @ Wx[2 * H:].T + b_xh[2 * H:] + (r * h) @ Wh[2 * H:].T + b_hh[2 * H:])
+    out, _ = reset_before(p)
+    assert out.dtype == dtype
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(out, (1 - z) * n + z * h, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("bias", [True, False])
+def test_reset_before_backward_matches_finite_differences(bias, seed):
+    rng = np.random.default_rng(seed)
+    p = make_params("gru", rng, bias=bias)
+    loss, dout = loss_and_upstream("gru", rng)
+    _, cache = reset_before(p)
+    dx, dh_prev, grads = cells.gru_reset_before_step_backward(dout, cache)
+    grads = dict(grads, x=dx, h_prev=dh_prev)
+    assert set(grads) == set(p)
+    for name, value in p.items():
+        # eps 1e-5: at 1e-6 round-off (about 1e-9 absolute) dominates the smallest entries
+        numeric = numerical_gradient(lambda _: loss(reset_before(p)[0]), value, eps=1e-5)
+        assert grads[name].shape == value.shape
+        assert rel_error(grads[name], numeric, floor=1e-6) < FD_TOL, name
+
+
+def test_reset_before_and_after_differ_and_agree_when_the_reset_gate_is_open():
+    rng = np.random.default_rng(7)
+    p = make_params("gru", rng)
+    after, _ = step("gru", p)
+    before, _ = reset_before(p)
+    assert np.abs(after - before).max() > 1e-2        # two different functions
+    # r_t = 1 (reset pre-activation huge): r (W h + b) = W (r h) + b, the same model
+    p["b_hh"][:H] = 1e3
+    after, _ = step("gru", p)
+    before, _ = reset_before(p)
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-12)
+
+
+def test_reset_before_checks_inputs_and_cache():
+    rng = np.random.default_rng(0)
+    p = make_params("gru", rng)
+    with pytest.raises(ValueError, match="W_hh"):
+        cells.gru_reset_before_step_forward(p["x"], p["h_prev"], p["W_xh"], p["W_hh"][:-1])
+    _, cache = step("gru", p)           # a cache of the other convention: same length
+    _, cache_b = reset_before(p)
+    with pytest.raises(TypeError, match="gru_reset_before_step_forward"):
+        cells.gru_reset_before_step_backward(np.ones((B, H)), cache_b[:-1])
+    with pytest.raises(ValueError, match="dh"):
+        cells.gru_reset_before_step_backward(np.ones((B, H + 1)), cache_b)
+    assert cache is not None
