@@ -31,7 +31,8 @@ from .explorer import (ACTIVATION_CHOICES, CELL_CHOICES, SCALE_RANGE, Exploratio
 from .plots import FigureSpec, slider_frames
 
 __all__ = ["profile_spec", "profile_figure", "eigenvalue_spec", "eigenvalue_figure",
-           "scalar_spec", "scalar_figure", "static_explorer", "static_scalar_explorer"]
+           "scalar_spec", "scalar_figure", "static_explorer", "static_scalar_explorer",
+           "static_cell_explorer", "FORGET_BIASES"]
 
 # Traces are plain dicts: validating them one by one in plotly costs more than computing
 # them, and the live explorer redraws on every drag.
@@ -414,4 +415,110 @@ def static_scalar_explorer(T: int = 100, ws=None, height: int = 380) -> FigureSp
     layout["yaxis"]["domain"] = [0, 0.74]
     layout.update(_text_axes(2, 0.88, 1), sliders=[parts["slider"]],
                   margin=dict(l=75, r=20, t=20, b=60), legend=_TOP_LEGEND)
+    return FigureSpec(data=parts["data"], layout=layout, frames=parts["frames"])
+
+
+# ------------------------------------------------------------- cells side by side (ch. 8)
+
+_CELL_STYLE = {"rnn": ("RNN (tanh)", "#7f7f7f", "dash"), "gru": ("GRU", "#2ca02c", "dot"),
+               "lstm": ("LSTM", "#d62728", "solid")}
+#: The forget biases of :func:`static_cell_explorer`'s slider: -3 to 5 in steps of 0.25.
+FORGET_BIASES = tuple(np.round(np.arange(-3.0, 5.0001, 0.25), 2).tolist())
+
+
+def _cell_trace(res: Exploration, cell: str) -> dict:
+    name, color, dash = _CELL_STYLE[cell]
+    hover = f"k = %{{x}}<br>{_NORM} = 10<sup>%{{y:.2f}}</sup><extra>{name}</extra>"
+    return _scatter(y=_f32(_log10(res.profile)), mode="lines", name=name,
+                    legendgroup=cell,
+                    line=dict(color=color, dash=dash, width=2.5 if cell == "lstm" else 2),
+                    hovertemplate=hover)
+
+
+def _lstm_text(res: Exploration) -> str:
+    b = res.controls["forget_bias"]
+    return (f"LSTM, forget bias {b:g} (\u03c3(b) = {1 / (1 + math.exp(-b)):.2f}): "
+            f"{res.verdict.text}")
+
+
+def _cell_frames(scales, biases, others, lstm) -> list:
+    """One frame per forget bias: per scale, the fixed RNN/GRU traces and the LSTM's."""
+    frames = []
+    for j in range(len(biases)):
+        frame = {}
+        for i, s in enumerate(scales):
+            frame[f"fixed {s}"] = [_cell_trace(res, cell) for cell, res in others[i]]
+            frame[f"lstm {s}"] = [_cell_trace(lstm[i][j], "lstm"),
+                                  _text_trace(_lstm_text(lstm[i][j]), "x3", "y3")]
+        frames.append(frame)
+    return frames
+
+
+def static_cell_explorer(T: int = 100, hidden_size: int = 64, cells=CELL_CHOICES, *,
+                         scales=(0.5, 1.0, 2.0), forget_biases=FORGET_BIASES,
+                         start_bias: float = 1.0, start_scale: float = 1.0,
+                         height: int = 480, **kwargs) -> FigureSpec:
+    """RNN, LSTM and GRU gradient profiles in one plot, for the static book.
+
+    A slider over the LSTM's forget-gate bias (the other cells do not have one, so their
+    curves stay put) and a dropdown over the scale of W_hh (of each gate block). Every
+    curve is :func:`rnn_tutor.explorer.explore`'s profile ``||dL/dh_k||`` for the same
+    seed, so the cells see the same kind of inputs; above the plot, the LSTM's verdict.
+
+    Parameters
+    ----------
+    T, hidden_size : int
+    cells : sequence of {"rnn", "lstm", "gru"}
+        The cells drawn ("lstm" must be one of them; the RNN uses tanh).
+    scales : sequence of float
+        The dropdown's weight scales (largest singular value of each block).
+    forget_biases : sequence of float
+        The slider's values (default :data:`FORGET_BIASES`).
+    start_bias, start_scale : float
+        The slider and the dropdown start at the nearest values.
+    height : int
+    **kwargs
+        More keyword arguments of ``explore``, fixed for the figure (``init``, ``seed``,
+        ``input_scale``, ``scale_by``).
+
+    Returns
+    -------
+    rnn_tutor.plots.FigureSpec
+        One frame per forget bias; display it with :func:`rnn_tutor.plots.show`.
+    """
+    cells = tuple(check_choice(c, CELL_CHOICES, "cell") for c in cells)
+    if "lstm" not in cells:
+        raise ValueError(f"cells must include 'lstm' (the slider sets its forget bias); got {cells}")
+    scales, names = _scale_names(scales)
+    biases = np.asarray(forget_biases, dtype=float)
+    if biases.ndim != 1 or biases.size == 0 or not np.all(np.isfinite(biases)):
+        raise ValueError(f"forget_biases must be a non-empty 1-D sequence of finite numbers; "
+                         f"got {forget_biases!r}")
+    run = lambda s, cell, b=1.0: explore(float(s), T, hidden_size, "tanh", cell=cell,
+                                         forget_bias=float(b), **kwargs)
+    others = [[(c, run(s, c)) for c in cells if c != "lstm"] for s in scales]
+    lstm = [[run(s, "lstm", b) for b in biases] for s in scales]
+    flat = [r for row in lstm for r in row] + [r for row in others for _, r in row]
+    y_range = _log_range(*(_log10(r.profile) for r in flat))      # the data, not a band
+    active = int(np.argmin(np.abs(biases - float(start_bias))))
+    shown = names[int(np.argmin(np.abs(np.log(scales / check_positive_float(start_scale, "start_scale")))))]
+    parts = slider_frames(_cell_frames(names, biases, others, lstm),
+                          [f"{b:g}" for b in biases], label="LSTM forget bias", active=active,
+                          fixed=tuple(f"fixed {s}" for s in names), keys=_FRAME_KEYS,
+                          pad=dict(t=55), y=0.0)
+    visible = lambda s: [g.endswith(f" {s}") for g, ids in parts["groups"].items() for _ in ids]
+    for trace, vis in zip(parts["data"], visible(shown)):
+        trace["visible"] = vis
+    xaxis, yaxis = _profile_axes(T, y_range)
+    layout = dict(
+        _LAYOUT, height=height, margin=dict(l=75, r=20, t=60, b=60),
+        title=_title(f"RNN, LSTM and GRU, T = {T}, H = {hidden_size}", 14, x=0.01,
+                     xanchor="left"),
+        xaxis=xaxis, yaxis=dict(yaxis, domain=[0, 0.76]),
+        **_text_axes(3, 0.92, 1, fixedrange=True), legend=_TOP_LEGEND,
+        sliders=[parts["slider"]],
+        updatemenus=[dict(type="dropdown", active=names.index(shown), x=1.0, xanchor="right",
+                          y=1.13, yanchor="bottom",
+                          buttons=[dict(label=f"weight scale {s}", method="restyle",
+                                        args=[dict(visible=visible(s))]) for s in names])])
     return FigureSpec(data=parts["data"], layout=layout, frames=parts["frames"])

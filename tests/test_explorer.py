@@ -555,3 +555,56 @@ def test_explore_builds_the_network_once_even_with_clipping(monkeypatch):
     assert res.eigenvalues[0] == pytest.approx(np.linalg.eigvals(W_hh))
     assert res.clipped == pytest.approx(gradient_profile("rnn", 40, 8, 1.5, "tanh", "gaussian",
                                                          4, forget_bias=1.0, clip=0.5))
+
+
+# ----------------------------------------------------------------- cells side by side
+
+def test_static_cell_explorer_frames_are_the_lstm_profiles_and_the_others_stay_put():
+    biases = (-3.0, 0.0, 1.0, 3.0)
+    fig = ev.static_cell_explorer(**SMALL, scales=(0.5, 1.0), forget_biases=biases,
+                                  seed=3).figure()
+    go.Figure(fig)                               # full validation of data, layout, frames
+    assert [f.name for f in fig.frames] == ["-3", "0", "1", "3"]
+    assert fig.layout.sliders[0].active == 2     # starts at forget bias 1
+    names = [t.name for t in fig.data]
+    # per scale: RNN and GRU (fixed), then the LSTM and its verdict line
+    assert names == ["RNN (tanh)", "GRU", "LSTM", None] * 2
+    for frame, b in zip(fig.frames, biases):
+        assert list(frame.traces) == [2, 3, 6, 7]
+        for scale, trace in ((0.5, frame.data[0]), (1.0, frame.data[2])):
+            want = _log10(gradient_profile("lstm", 60, 16, scale, seed=3, forget_bias=b))
+            np.testing.assert_allclose(np.asarray(trace.y, float), want, rtol=1e-6, atol=1e-4)
+        assert f"forget bias {b:g}" in frame.data[1].text[0]
+    for i, (cell, scale) in enumerate([("rnn", 0.5), ("gru", 0.5), ("rnn", 1.0), ("gru", 1.0)]):
+        trace = fig.data[[0, 1, 4, 5][i]]
+        want = _log10(gradient_profile(cell, 60, 16, scale, "tanh", seed=3))
+        np.testing.assert_allclose(np.asarray(trace.y, float), want, rtol=1e-6, atol=1e-4)
+    # the dropdown shows one scale's four traces at a time; the start is scale 1
+    menu = fig.layout.updatemenus[0]
+    assert [b.label for b in menu.buttons] == ["weight scale 0.5", "weight scale 1"]
+    assert menu.buttons[0].args[0]["visible"] == [True] * 4 + [False] * 4
+    assert [t.visible for t in fig.data] == [False] * 4 + [True] * 4
+
+
+def test_static_cell_explorer_default_is_small_and_shows_survival_and_vanishing():
+    from rnn_tutor.plots import figure_html
+    spec = ev.static_cell_explorer(T=100)
+    assert len(spec["frames"]) == len(ev.FORGET_BIASES) == 33
+    assert len(figure_html(spec)) < 250_000
+    fig = go.Figure(spec)
+    lstm = {f.name: np.asarray(f.data[f.traces.index(6)].y, float) for f in fig.frames}
+    # with the start scale 1: the LSTM's gradient at k = 0 grows with its forget bias
+    assert lstm["5"][0] > lstm["1"][0] > lstm["-3"][0]
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(cells=("rnn", "gru")), ValueError, "lstm"),
+    (dict(cells=("rnn", "cnn")), ValueError, "cell"),
+    (dict(forget_biases=()), ValueError, "forget_biases"),
+    (dict(forget_biases=(0.0, float("nan"))), ValueError, "forget_biases"),
+    (dict(scales=()), ValueError, "scales"),
+    (dict(start_scale=0.0), ValueError, "start_scale"),
+])
+def test_static_cell_explorer_names_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ev.static_cell_explorer(T=5, hidden_size=2, **kwargs)
