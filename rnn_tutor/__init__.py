@@ -5,7 +5,8 @@ forward and backward), ``layers``
 (unrolling over time, stacked and bidirectional networks, NumPy mirrors of torch),
 ``init`` (initialisers), ``gradients`` (Jacobians, gradient profiles, clipping,
 gradient checks), ``tasks`` (sequence tasks and their baselines), ``models`` and
-``train`` (PyTorch models and the training loop), ``cliff`` (the one-unit loss wall of
+``train`` (PyTorch models and the training loop), ``showdown`` (chapter 10's
+four cells on four memory tasks under one CPU budget), ``cliff`` (the one-unit loss wall of
 chapter 6), ``plots`` and ``diagrams`` (figures and structure diagrams), ``explorer`` (the
 gradient explorer's numbers), ``explorer_views`` (its figures and static book sliders) and
 ``widgets`` (live ipywidgets front ends; static sliders in the book build), ``concat``

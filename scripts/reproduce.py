@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import rnn_tutor
-from rnn_tutor import models, tasks
+from rnn_tutor import models, showdown, tasks
 from rnn_tutor.train import GradientExplosionWarning, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,14 +199,68 @@ def exploding(seed):
     return rows, claims
 
 
+#: The showdown's sweep: lengths per task, CPU seconds per run, hidden size.
+SHOWDOWN = dict(lengths={"adding": [10, 30, 60], "copy": [5, 10, 20],
+                         "temporal order": [10, 30, 90], "agreement": [10, 30, 60]},
+                budget=6.0, hidden_size=32)
+
+
+def showdown_experiment(seed):
+    """The long-range showdown (chapter 10): tanh RNN, IRNN, LSTM and GRU on four tasks.
+
+    Every run gets the same budget of CPU seconds (H = 32, Adam lr 5e-3, batches of 64,
+    clip 1; see rnn_tutor.showdown) and stops early once its held-out loss is below a
+    tenth of the memoryless baseline. A run is solved when its best held-out loss is
+    below a quarter of that baseline; a cell's reach on a task is the longest length up
+    to which every run so far was solved. Claims are reported, not enforced: the sweep
+    measures, the chapter asserts.
+    """
+    rows = showdown.sweep(SHOWDOWN["lengths"], seeds=(seed,), budget=SHOWDOWN["budget"],
+                          hidden_size=SHOWDOWN["hidden_size"])
+    for r in rows:
+        r.update(experiment="showdown", metric="best eval loss / baseline",
+                 model=f"{r['cell']} on {r['task']}, length {r['length']}",
+                 budget=SHOWDOWN["budget"], hidden_size=SHOWDOWN["hidden_size"])
+    reach = {(t, c): showdown.reach(rows, t, c) for t in SHOWDOWN["lengths"]
+             for c in showdown.CELLS}
+    claims = []
+    for t in SHOWDOWN["lengths"]:
+        gated = min(reach[t, "LSTM"], reach[t, "GRU"])
+        claims.append((REPORTED + f"{t}: LSTM and GRU both reach further than the tanh RNN",
+                       gated > reach[t, "tanh RNN"]))
+    return rows, claims
+
+
 EXPERIMENTS = {"adding": adding, "copy": copy, "agreement": agreement, "charlm": charlm,
-               "exploding": exploding}
+               "exploding": exploding, "showdown": showdown_experiment}
 
 
 # -- reporting ----------------------------------------------------------------
 
 def _fmt(x, digits=4):
     return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _success_table(rows) -> list:
+    """For showdown rows: solved runs / runs per task, cell and length (else nothing)."""
+    rows = [r for r in rows if "solved" in r]
+    if not rows:
+        return []
+    lines = ["", "Solved runs / runs (best held-out loss below a quarter of the baseline):",
+             ""]
+    for task in dict.fromkeys(r["task"] for r in rows):
+        lengths = sorted({r["length"] for r in rows if r["task"] == task})
+        lines += [f"| {task} | " + " | ".join(f"length {n}" for n in lengths) + " |",
+                  "|---|" + "---|" * len(lengths)]
+        for cell in dict.fromkeys(r["cell"] for r in rows if r["task"] == task):
+            cells = []
+            for n in lengths:
+                hits = [r["solved"] for r in rows
+                        if r["task"] == task and r["cell"] == cell and r["length"] == n]
+                cells.append(f"{sum(hits)}/{len(hits)}")
+            lines.append(f"| {cell} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def markdown(result) -> str:
@@ -252,6 +306,7 @@ def markdown(result) -> str:
                           + f". Corpus: {r['corpus']}. Beats the trigram: "
                           f"{r['beats_trigram']}."]
                 break
+        lines += _success_table(exp["rows"])
         stops = [r for r in exp["rows"] if r.get("stopped")]
         if stops:
             lines += ["", "Why the detector stopped:", ""]
