@@ -134,13 +134,17 @@ def parameter_count(model: torch.nn.Module) -> int:
 
 def step_time(task, cell: str, hidden_size: int = 32, batch_size: int = 64,
               repeats: int = 20, seed: int = 0) -> float:
-    """Median CPU seconds of one forward + backward pass of recipe ``cell`` on ``task``."""
+    """Median CPU seconds of one forward + backward pass of recipe ``cell`` on ``task``.
+
+    Two untimed passes come first (PyTorch's first calls allocate and dispatch more).
+    """
     model = models.for_task(task, hidden_size=hidden_size, seed=seed, **CELLS[cell])
     inputs, _ = task.sample(batch_size, seed=seed).torch()
     times = []
-    for _ in range(check_positive_int(repeats, "repeats")):
+    for i in range(check_positive_int(repeats, "repeats") + 2):
         t0 = time.process_time()
         y, _ = model(inputs)
         y.float().sum().backward()
-        times.append(time.process_time() - t0)
+        if i >= 2:
+            times.append(time.process_time() - t0)
     return float(sorted(times)[len(times) // 2])
