@@ -608,3 +608,70 @@ def test_static_cell_explorer_default_is_small_and_shows_survival_and_vanishing(
 def test_static_cell_explorer_names_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         ev.static_cell_explorer(T=5, hidden_size=2, **kwargs)
+
+
+@pytest.mark.browser
+def test_static_cell_explorer_slider_and_dropdown_in_a_browser(browser, tmp_path):
+    # The forget-bias slider swaps the LSTM's curve (not the others); the scale dropdown
+    # shows another scale's curves, and the choice survives further slider moves.
+    import shutil
+    from pathlib import Path
+
+    import plotly
+
+    from rnn_tutor.plots import figure_html
+    fig = ev.static_cell_explorer(**SMALL, scales=(0.5, 1.0), forget_biases=(-3.0, 1.0, 3.0))
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", tmp_path)
+    page_file = tmp_path / "cells.html"
+    page_file.write_text('<html><head><meta charset="utf-8"><script src="plotly.min.js">'
+                         f'</script></head><body>{figure_html(fig, div_id="gc")}</body></html>',
+                         encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(page_file.as_uri())
+    page.wait_for_function("() => { const gd = document.getElementById('gc');"
+                           " return gd && gd._fullData && gd._transitionData &&"
+                           " gd._transitionData._frames.length === 3; }")
+    state = """() => { const gd = document.getElementById('gc');
+        const arr = v => (v && v.bdata) ? Array.from(new Float32Array(Uint8Array.from(
+            atob(v.bdata), c => c.charCodeAt(0)).buffer)) : Array.from(v).map(Number);
+        return {visible: gd._fullData.map(t => t.visible === true),
+                lstm_half: arr(gd.data[2].y), lstm_one: arr(gd.data[6].y),
+                rnn_one: arr(gd.data[4].y),
+                label: gd.querySelector('.slider-label').textContent}; }"""
+    start = page.evaluate(state)
+    assert start["label"] == "LSTM forget bias = 1"
+    assert start["visible"] == [False] * 4 + [True] * 4
+
+    rail = page.locator("#gc .slider-rail-rect").first
+    grip = page.locator("#gc .slider-grip-rect").first
+    rb, gb = rail.bounding_box(), grip.bounding_box()
+    y = gb["y"] + gb["height"] / 2
+    page.mouse.move(gb["x"] + gb["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(rb["x"] + 2, y, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    moved = page.evaluate(state)
+    assert moved["label"] == "LSTM forget bias = -3"
+    want = _log10(gradient_profile("lstm", 60, 16, 1.0, forget_bias=-3.0))
+    np.testing.assert_allclose(moved["lstm_one"], want, rtol=1e-6, atol=1e-4)
+    assert moved["rnn_one"] == start["rnn_one"]                   # the RNN has no forget gate
+
+    page.locator("#gc .updatemenu-header-group").first.click()
+    page.locator("#gc .updatemenu-item-text", has_text="weight scale 0.5").first.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate(state)["visible"] == [True] * 4 + [False] * 4
+    page.mouse.move(rb["x"] + 2, y)
+    page.mouse.down()
+    page.mouse.move(rb["x"] + rb["width"] - 2, y, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    back = page.evaluate(state)
+    assert back["label"] == "LSTM forget bias = 3"
+    assert back["visible"] == [True] * 4 + [False] * 4            # the choice survives
+    want = _log10(gradient_profile("lstm", 60, 16, 0.5, forget_bias=3.0))
+    np.testing.assert_allclose(back["lstm_half"], want, rtol=1e-6, atol=1e-4)
+    assert errors == []
+    page.close()
