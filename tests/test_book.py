@@ -267,3 +267,18 @@ def test_chapters_have_launch_download_and_repository_buttons(book_html):
         assert (book_html / p).parent.joinpath(download.group(1)).resolve().is_file()
         assert "theme-switch-button" in text, f"{p}: no dark-mode switch"
         assert "search" in text and (book_html / "searchindex.js").is_file()
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("edition", ["book", "student"])
+def test_root_page_redirects_with_the_books_icon(edition, book_html, student_html):
+    """The site's root index.html sends the reader to the first page and names an icon that
+    exists, so a browser following it never asks for the missing /favicon.ico."""
+    root = book_html if edition == "book" else student_html
+    page = (root / "index.html").read_text()
+    first = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"] + ".html"
+    assert f'content="0; url={first}"' in page and f'href="{first}"' in page, page
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+    assert icons and all((root / icon).is_file() for icon in icons), \
+        f"root index.html should name the book's icon; it names {icons}"
+    assert '<html lang="en">' in page and "<title>" in page, page

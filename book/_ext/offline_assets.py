@@ -16,6 +16,7 @@ Nothing third-party is committed to the repository. The folder is deliberately n
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import os
 import shutil
@@ -101,6 +102,36 @@ def _dedupe_inline_scripts(app: Sphinx, pagename: str, templatename: str, contex
     scripts[:] = unique
 
 
+_ROOT_REDIRECT = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+{icon}
+<meta http-equiv="Refresh" content="0; url={target}">
+</head>
+<body><p><a href="{target}">{title}</a></p></body>
+</html>
+"""
+
+
+def _write_root_redirect(app: Sphinx, exception: Exception | None) -> None:
+    """Write the site's root ``index.html``: a redirect to the first page.
+
+    Runs before sphinx-external-toc's own (a bare ``<meta>`` line, which it writes only when
+    the file is missing). Naming the book's icon keeps browsers from requesting
+    ``/favicon.ico``, which does not exist, while they follow the redirect; the title,
+    language and link serve readers whose browser does not follow it.
+    """
+    if exception is not None or app.builder.format != "html" or app.config.root_doc == "index":
+        return
+    favicon = app.config.html_favicon
+    icon = f'<link rel="icon" href="_static/{Path(favicon).name}">' if favicon else ""
+    page = _ROOT_REDIRECT.format(title=html.escape(app.config.html_title or app.config.project),
+                                 icon=icon, target=f"{app.config.root_doc}.html")
+    Path(app.outdir, "index.html").write_text(page, encoding="utf-8")
+
+
 def setup(app: Sphinx) -> dict:
     # Notebook kernels started by this build inherit the environment: rnn_tutor.plots.show
     # then emits only HTML (see its docstring), not plotly's JSON MIME type, which myst-nb
@@ -109,4 +140,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _stage)
     app.connect("html-page-context", _add_plotly)
     app.connect("html-page-context", _dedupe_inline_scripts, priority=900)
+    app.connect("build-finished", _write_root_redirect, priority=400)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
