@@ -141,8 +141,8 @@ def gate_heatmap_figure(trace: dict, units, examples, *, panels=("i", "f", "o", 
 
     One panel per entry of ``panels`` (rows: ``units`` in the given order, labelled #1,
     #2, ...; columns: time steps). Gates share a 0-1 colour scale; c, g and h a diverging
-    one centred at 0 (c's range is the largest |c| over the examples shown). Values are
-    rounded to 2 decimals to keep the page small.
+    one centred at 0 (c's range is the largest absolute value of c over the examples
+    shown). Values are rounded to 2 decimals to keep the page small.
 
     Parameters
     ----------
