@@ -36,7 +36,11 @@ def _text(page: Path) -> str:
     """Reader-visible text of a built page: tags removed, entities decoded, spaces collapsed."""
     raw = page.read_text(errors="replace")
     raw = re.sub(r"<(script|style)\b.*?</\1>", " ", raw, flags=re.S | re.I)
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", raw)))
+    text = html.unescape(re.sub(r"<[^>]+>", " ", raw))
+    # Sphinx's smart quotes turn the sources' ' and " into typographic ones.
+    text = text.translate(str.maketrans({"\u2018": "'", "\u2019": "'",
+                                         "\u201c": '"', "\u201d": '"'}))
+    return re.sub(r"\s+", " ", text)
 
 
 def _solution_blocks() -> list[tuple[str, str]]:
