@@ -86,17 +86,30 @@ def test_student_edition_has_no_solution(book_html, student_html):
     assert phrases, "no solution has a plain sentence to look for"
     main_text = " ".join(_text(book_html / p) for p in html_pages(book_html))
     student_pages = html_pages(student_html)
-    student_text = " ".join(_text(student_html / p) for p in student_pages)
     n_main = sum((book_html / p).read_text().count('class="solution') for p in
                  html_pages(book_html))
     assert n_main >= len(blocks), "the main book lost solutions"
     for p in student_pages:
         assert 'class="solution' not in (student_html / p).read_text(), \
             f"student edition page {p} contains a solution block"
+    # Every file the student edition serves: pages, downloadable notebooks and sources
+    # (_sources/), search index, scripts.
+    served = {}
+    for path in sorted(student_html.rglob("*")):
+        if path.is_file() and path.suffix in (".html", ".ipynb", ".md", ".txt", ".js", ".json"):
+            raw = path.read_text(errors="replace")
+            served[path.relative_to(student_html).as_posix()] = (
+                _text(path) if path.suffix == ".html" else html.unescape(raw))
+    downloads = [f for f in served if f.startswith("_sources/") and f.endswith(".ipynb")]
+    assert downloads, "the student edition offers no notebook to download"
     for src, phrase in phrases:
         assert phrase in main_text, f"solution text from {src} missing in the book: {phrase!r}"
-        assert phrase not in student_text, \
-            f"solution text from {src} leaked into the student edition: {phrase!r}"
+        leaks = [f for f, text in served.items() if phrase in text]
+        assert not leaks, f"solution text from {src} ({phrase!r}) is served by the student " \
+                          f"edition in {leaks}"
+    sources = [f for f, text in served.items() if f.startswith("_sources/")
+               and "{solution}" in text]
+    assert not sources, f"student edition sources with a solution directive: {sources}"
     # Same book otherwise: every page but the instructor's is in the student edition.
     left_out = {f"{f}.html" for f in build_book.STUDENT_EXCLUDE}
     assert set(html_pages(book_html)) - left_out == set(student_pages)
@@ -252,15 +265,23 @@ def test_every_toc_page_was_built(book_html):
 
 # ---------------------------------------------------------------- reader features
 @pytest.mark.book
-def test_chapters_have_launch_download_and_repository_buttons(book_html):
+@pytest.mark.parametrize("edition", ["book", "student"])
+def test_chapters_have_launch_download_and_repository_buttons(edition, book_html, student_html):
+    """Launch buttons open the edition's branch: main for the book, the stripped `student`
+    branch (pushed by the publish workflow) for the student edition."""
+    book_html = book_html if edition == "book" else student_html
+    branch = CONFIG["repository"]["branch"]
+    if edition == "student":
+        branch = yaml.safe_load((ROOT / "student.yml").read_text())["repository"]["branch"]
+        assert branch != CONFIG["repository"]["branch"], "students would open the solutions"
     org_repo = REPO_URL.rstrip("/").split("github.com/")[1]
     chapters = [p for p in html_pages(book_html) if p.startswith("notebooks/")]
     assert chapters
     for p in chapters:
         text = (book_html / p).read_text()
         nb = Path(p).with_suffix(".ipynb").as_posix()
-        assert f"https://mybinder.org/v2/gh/{org_repo}/main?urlpath=lab/tree/{nb}" in text
-        assert f"https://colab.research.google.com/github/{org_repo}/blob/main/{nb}" in text
+        assert f"https://mybinder.org/v2/gh/{org_repo}/{branch}?urlpath=lab/tree/{nb}" in text
+        assert f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/{nb}" in text
         # A JupyterHub button only where _config.yml names a real hub (none by default).
         hub = bool(CONFIG["launch_buttons"].get("jupyterhub_url"))
         assert ("hub/user-redirect/git-pull?repo=" in text) == hub, f"{p}: JupyterHub button"
