@@ -48,6 +48,12 @@ def test_workflows_are_valid_and_run_the_readme_commands():
     runs = " ".join(s.get("run", "") for job in publish["jobs"].values()
                     for s in job["steps"])
     assert "make book student" in runs and "_build/html/student" in runs
+    # The student edition's launch buttons open the branch this workflow fills with the
+    # stripped sources (student.yml names it).
+    branch = yaml.safe_load((ROOT / "student.yml").read_text())["repository"]["branch"]
+    assert "scripts/student_sources.py --in-place" in runs
+    assert f"git push --force origin {branch}" in runs
+    assert publish["permissions"]["contents"] == "write"
     uses = [s.get("uses", "") for job in publish["jobs"].values() for s in job["steps"]]
     assert any(u.startswith("actions/deploy-pages@") for u in uses)
     assert "make test" in (ROOT / ".ci" / "run").read_text()
