@@ -20,7 +20,8 @@ import plotly.graph_objects as go
 from .validate import check_choice, check_positive_int, check_shape
 
 __all__ = ["NODE_COLORS", "IO_STRUCTURES", "add_nodes", "add_arrow", "blank_layout",
-           "io_structures_figure", "unrolled_figure", "GATE_COLORS", "cell_diagram"]
+           "io_structures_figure", "unrolled_figure", "layer_time_grid", "GATE_COLORS",
+           "cell_diagram"]
 
 #: Fill colour of a box for each kind of node: input ``"x"``, hidden ``"h"``, output ``"y"``.
 NODE_COLORS = {"x": "#9fdcaa", "h": "#ffd98a", "y": "#a8cdfa"}
@@ -216,6 +217,60 @@ def unrolled_figure(steps: int = 4) -> go.Figure:
     fig.update_yaxes(range=[-0.5, 1.9])
     fig.update_xaxes(range=[-0.6, steps + 0.6])
     return blank_layout(fig, 230)
+
+
+def layer_time_grid(layers: int = 3, steps: int = 4) -> go.Figure:
+    """A stacked recurrent network unrolled in time: a grid of layers by time steps.
+
+    Row l (bottom to top) is layer l: its hidden states h_0^(l), ..., h_T^(l) joined by
+    recurrent arrows W_hh^(l); the inputs x_t run along the bottom and every state
+    h_t^(l) feeds h_t^(l+1) above it through W_xh^(l+1) (W_xh^(1) for x_t); the read-out
+    y_t sits above the top layer. Each weight is named once per layer, on its first
+    arrow (it is the same at every step); the last gap of every row is drawn as an
+    ellipsis.
+
+    Parameters
+    ----------
+    layers : int, default 3
+        L, the number of stacked layers (the top one is labelled L).
+    steps : int, default 4
+        Input steps drawn (the last one is labelled T).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        ``layers * (steps + 1)`` hidden boxes, ``steps`` input and ``steps`` output
+        boxes; ``layers * (steps - 1)`` recurrent arrows, ``layers * steps`` upward
+        arrows between rows and ``steps`` read-out arrows.
+    """
+    L = check_positive_int(layers, "layers")
+    steps = check_positive_int(steps, "steps")
+    fig = go.Figure()
+    cols = list(range(steps + 1))
+    t_name = [str(t) for t in range(steps)] + ["T"]
+    l_name = [str(l) for l in range(1, L)] + ["L"]
+    add_nodes(fig, [(c, 0) for c in cols[1:]], "x", [f"x<sub>{t_name[c]}</sub>" for c in cols[1:]])
+    for l in range(1, L + 1):
+        add_nodes(fig, [(c, l) for c in cols], "h",
+                  [f"h<sub>{t_name[c]}</sub><sup>({l_name[l - 1]})</sup>" for c in cols])
+        for a, b in zip(cols, cols[1:]):
+            if b == steps:
+                fig.add_annotation(x=(a + b) / 2, y=l, text="⋯", showarrow=False,
+                                   yshift=-1, font=dict(size=18))
+                continue
+            label = f"W<sub>hh</sub><sup>({l_name[l - 1]})</sup>" if a == 0 else ""
+            add_arrow(fig, (a, l), (b, l), label, color="#b5651d")
+        for c in cols[1:]:
+            label = f"W<sub>xh</sub><sup>({l_name[l - 1]})</sup>" if c == 1 else ""
+            add_arrow(fig, (c, l - 1), (c, l), label, color="#2a7f3f")
+    add_nodes(fig, [(c, L + 1) for c in cols[1:]], "y", [f"y<sub>{t_name[c]}</sub>" for c in cols[1:]])
+    for c in cols[1:]:
+        add_arrow(fig, (c, L), (c, L + 1), "W<sub>hy</sub>" if c == 1 else "", color="#1f5fa8")
+    fig.add_annotation(x=-0.75, y=(L + 1) / 2, text="layers →", textangle=-90, showarrow=False)
+    fig.add_annotation(x=steps / 2, y=-0.7, text="time →", showarrow=False)
+    fig.update_yaxes(range=[-1.0, L + 1.6])
+    fig.update_xaxes(range=[-1.0, steps + 0.6])
+    return blank_layout(fig, 110 + 75 * L)
 
 
 # ----------------------------------------------------------------------------------------

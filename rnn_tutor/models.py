@@ -29,7 +29,7 @@ from . import init as _init
 from .validate import (check_choice, check_nonnegative_int, check_positive_float,
                         check_positive_int)
 
-__all__ = ["RecurrentNet", "for_task", "sample_text", "set_forget_bias", "predict",
+__all__ = ["RecurrentNet", "StackedRecurrent", "for_task", "sample_text", "set_forget_bias", "predict",
            "evaluation_mode", "output_and_state", "detach_state", "CELLS", "INITS"]
 
 #: Cell names: "rnn" is the tanh RNN ("rnn_tanh" is an alias), "rnn_relu" the ReLU RNN.
@@ -72,6 +72,73 @@ def set_forget_bias(lstm: nn.LSTM, value: float) -> None:
                 p[H:2 * H] = 0.0
 
 
+class StackedRecurrent(nn.Module):
+    """A stack of one-layer ``torch.nn.RNN/LSTM/GRU`` modules, optionally with skips.
+
+    Without ``residual`` it computes what ``torch.nn.RNN/LSTM/GRU(num_layers=L,
+    dropout=p)`` computes (same parameters per layer, dropout on the outputs of every
+    layer but the last, in training only). With ``residual`` every layer from the second
+    on adds its input to its output, y^(l) = h^(l) + z^(l): a skip (residual)
+    connection around each layer, as in Wu et al. (2016). The recurrence inside each
+    layer still runs on h^(l) alone.
+
+    Parameters
+    ----------
+    cell : {"rnn", "rnn_tanh", "rnn_relu", "lstm", "gru"}
+    input_size, hidden_size, num_layers : int
+    dropout : float in [0, 1)
+    residual : bool
+
+    Notes
+    -----
+    ``forward(x, hx=None)`` takes (T, B, input_size) and returns ``(output, h_n)`` like
+    ``torch.nn.RNN``: h_n is (L, B, H) (a pair for the LSTM). ``layers`` holds the L
+    modules (each ``num_layers=1``, parameters ``weight_ih_l0`` ...).
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0, residual: bool = False):
+        super().__init__()
+        self.cell = check_choice(cell, CELLS, "cell").split("_")[0]
+        if not isinstance(residual, bool):
+            raise TypeError(f"residual must be True or False; got {residual!r}")
+        dropout = check_positive_float(dropout, "dropout", allow_zero=True)
+        if dropout >= 1:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout}")
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.num_layers = check_positive_int(num_layers, "num_layers")
+        self.residual, self.dropout = residual, dropout
+        self.bidirectional = False
+        modules = []
+        for k in range(num_layers):
+            size = input_size if k == 0 else hidden_size
+            if self.cell == "lstm":
+                modules.append(nn.LSTM(size, hidden_size))
+            elif self.cell == "gru":
+                modules.append(nn.GRU(size, hidden_size))
+            else:
+                modules.append(nn.RNN(size, hidden_size, nonlinearity="relu"
+                                      if cell == "rnn_relu" else "tanh"))
+        self.layers = nn.ModuleList(modules)
+
+    def forward(self, x, hx=None):
+        lstm = self.cell == "lstm"
+        finals, z = [], x
+        for k, layer in enumerate(self.layers):
+            state = None if hx is None else (
+                (hx[0][k:k + 1], hx[1][k:k + 1]) if lstm else hx[k:k + 1])
+            h, last = layer(z, state)
+            y = h + z if self.residual and k > 0 else h        # the skip connection
+            if k < self.num_layers - 1:
+                y = F.dropout(y, self.dropout, self.training)  # between layers only
+            finals.append(last)
+            z = y
+        if lstm:
+            return z, (torch.cat([f[0] for f in finals]), torch.cat([f[1] for f in finals]))
+        return z, torch.cat(finals)
+
+
 class RecurrentNet(nn.Module):
     """A recurrent network with an input layer and a linear read-out.
 
@@ -105,6 +172,9 @@ class RecurrentNet(nn.Module):
         initialiser's own scale (e.g. N(0, 1/H) for "gaussian").
     forget_bias : float or None
         LSTM only: the total forget-gate bias (see :func:`set_forget_bias`).
+    residual : bool
+        Skip connections between stacked layers: ``rnn`` is then a
+        :class:`StackedRecurrent` (one direction only) instead of a torch module.
     seed : int or None
         Seeds the initialisation (without touching the global torch RNG).
 
@@ -121,7 +191,7 @@ class RecurrentNet(nn.Module):
                  dropout: float = 0.0, output: str = "last", input_kind: str = "real",
                  embedding_dim: int | None = None, init: str = "default",
                  init_scale: float | None = None, forget_bias: float | None = None,
-                 seed: int | None = None):
+                 residual: bool = False, seed: int | None = None):
         super().__init__()
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = check_positive_int(hidden_size, "hidden_size")
@@ -151,6 +221,12 @@ class RecurrentNet(nn.Module):
             raise ValueError(f"forget_bias applies to cell='lstm' only; got cell={cell!r}")
         if seed is not None:
             check_nonnegative_int(seed, "seed")
+        if not isinstance(residual, bool):
+            raise TypeError(f"residual must be True or False; got {residual!r}")
+        if residual and bidirectional:
+            raise ValueError("residual stacks are one-directional here; got "
+                             "bidirectional=True")
+        self.residual = residual
 
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
@@ -160,7 +236,10 @@ class RecurrentNet(nn.Module):
             rnn_in = embedding_dim or input_size
             kwargs = dict(num_layers=num_layers, bidirectional=bidirectional,
                           dropout=dropout if num_layers > 1 else 0.0)
-            if self.cell in ("lstm", "gru"):
+            if residual:
+                self.rnn = StackedRecurrent(self.cell, rnn_in, hidden_size, num_layers,
+                                            kwargs["dropout"], residual=True)
+            elif self.cell in ("lstm", "gru"):
                 cls = nn.LSTM if self.cell == "lstm" else nn.GRU
                 self.rnn = cls(rnn_in, hidden_size, **kwargs)
             else:
@@ -172,13 +251,15 @@ class RecurrentNet(nn.Module):
         if self.init != "default":
             self._initialise(init_scale, seed)
         if forget_bias is not None:
-            set_forget_bias(self.rnn, forget_bias)
+            for lstm in (self.rnn.layers if residual else [self.rnn]):
+                set_forget_bias(lstm, forget_bias)
 
     def _initialise(self, scale, seed):
         rng = _init.rng_from_seed(seed)
         G, H = _GATES[self.cell], self.hidden_size
         with torch.no_grad():
             for name, p in self.rnn.named_parameters():
+                name = name.rsplit(".", 1)[-1]          # "layers.0.weight_hh_l0" in a stack
                 if name.startswith("weight_hh"):
                     if scale is None:
                         W = np.concatenate([_init.matrix(self.init, (H, H), seed=rng)

@@ -119,3 +119,28 @@ def test_cell_diagram_draws_every_gate_and_operation(cell, sigmoids, tanhs, ops,
 def test_cell_diagram_names_a_bad_cell():
     with pytest.raises(ValueError, match="cell"):
         diagrams.cell_diagram("rnn")
+
+
+@pytest.mark.parametrize("layers, steps", [(1, 1), (3, 4), (4, 2)])
+def test_layer_time_grid_draws_every_state_and_link(layers, steps):
+    fig = diagrams.layer_time_grid(layers, steps)
+    assert len(boxes(fig, "h")) == layers * (steps + 1)
+    assert len(boxes(fig, "x")) == steps and len(boxes(fig, "y")) == steps
+    assert len(arrows(fig)) == layers * (steps - 1) + layers * steps + steps
+    centres = set(boxes(fig))
+    assert len(centres) == len(boxes(fig))
+    for a in arrows(fig):                             # every arrow joins two boxes,
+        assert (a.ax, a.ay) in centres and (a.x, a.y) in centres
+        assert (a.x - a.ax, a.y - a.ay) in ((1, 0), (0, 1))   # one step right or one up
+    labels = texts(fig)
+    assert "W<sub>xh</sub><sup>(L)</sup>" in labels     # the top layer is layer L
+    assert sum(t.startswith("W<sub>xh</sub>") for t in labels) == layers
+    assert sum(t.startswith("W<sub>hh</sub>") for t in labels) == (layers if steps > 1 else 0)
+    assert labels.count("⋯") == layers
+
+
+def test_layer_time_grid_names_bad_sizes():
+    with pytest.raises(ValueError, match="layers"):
+        diagrams.layer_time_grid(0)
+    with pytest.raises(TypeError, match="steps"):
+        diagrams.layer_time_grid(2, 1.5)

@@ -176,3 +176,56 @@ def test_model_helpers_for_training_and_evaluation():
     assert not h.requires_grad and not c.requires_grad and torch.equal(h, state[0])
     assert models.detach_state(None) is None
     assert not models.detach_state(state[0]).requires_grad
+
+
+# ---------------------------------------------------------------- residual stacks (chapter 11)
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_stacked_recurrent_without_skips_is_torchs_stack(cell):
+    from rnn_tutor.models import StackedRecurrent
+    torch.manual_seed(0)
+    stack = StackedRecurrent(cell, 3, 5, num_layers=3).double()
+    cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    net = cls(3, 5, num_layers=3).double()
+    with torch.no_grad():
+        for k, layer in enumerate(stack.layers):
+            for name, p in layer.named_parameters():
+                p.copy_(getattr(net, name.replace("l0", f"l{k}")))
+    x = torch.randn(7, 2, 3, dtype=torch.float64)
+    (y, h_n), (y_ref, h_ref) = stack(x), net(x)
+    assert torch.allclose(y, y_ref, atol=1e-12)
+    for a, b in zip(h_n if cell == "lstm" else [h_n], h_ref if cell == "lstm" else [h_ref]):
+        assert a.shape == (3, 2, 5) and torch.allclose(a, b, atol=1e-12)
+    y2, _ = stack(x, h_n)                             # a carried state is accepted
+    assert y2.shape == y.shape
+
+
+def test_residual_stack_adds_each_layers_input():
+    from rnn_tutor.models import StackedRecurrent
+    torch.manual_seed(1)
+    stack = StackedRecurrent("gru", 4, 4, num_layers=2, residual=True).double()
+    x = torch.randn(5, 3, 4, dtype=torch.float64)
+    y, _ = stack(x)
+    h1, _ = stack.layers[0](x)
+    h2, _ = stack.layers[1](h1)
+    assert torch.allclose(y, h2 + h1)                 # layer 1 has no skip, layer 2 has one
+
+
+def test_recurrent_net_residual_option():
+    task = tasks.AddingProblem(T=10)
+    model = models.for_task(task, cell="lstm", hidden_size=8, num_layers=3, residual=True,
+                            forget_bias=1.0, init="orthogonal", seed=0)
+    assert isinstance(model.rnn, models.StackedRecurrent) and model.rnn.residual
+    for layer in model.rnn.layers:
+        assert torch.all(layer.bias_ih_l0[8:16] == 1.0)
+        assert torch.allclose(layer.weight_hh_l0[:8] @ layer.weight_hh_l0[:8].T,
+                              torch.eye(8), atol=1e-5)            # the init reached it
+    y, (h, c) = model(torch.as_tensor(task.sample(4, seed=0).inputs))
+    assert y.shape == (4, 1) and h.shape == (3, 4, 8)
+    plain = models.for_task(task, cell="lstm", hidden_size=8, num_layers=3, seed=0)
+    assert sum(p.numel() for p in plain.parameters()) == \
+        sum(p.numel() for p in model.parameters())      # skips add no parameters
+    with pytest.raises(ValueError, match="bidirectional"):
+        models.for_task(task, num_layers=2, residual=True, bidirectional=True)
+    with pytest.raises(TypeError, match="residual"):
+        models.for_task(task, residual=1)
