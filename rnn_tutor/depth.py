@@ -320,7 +320,7 @@ def run(corpus, num_layers, *, cell="lstm", hidden_size=64, residual=False, drop
     :class:`rnn_tutor.tasks.CharCorpus`), trained by :func:`rnn_tutor.train.train` with
     :data:`RUN_SETTINGS` and the CPU-time limit of :func:`rnn_tutor.showdown.run`, then
     evaluated on the whole validation split. Returns a row (a plain dict): layers,
-    residual, dropout, seed, steps, CPU seconds, ``valid_loss`` (nats per character),
+    residual, dropout, seed, steps, CPU and wall seconds, ``valid_loss`` (nats per character),
     ``parameters`` and the corpus's bigram baseline.
     """
     from . import models, showdown
@@ -338,6 +338,7 @@ def run(corpus, num_layers, *, cell="lstm", hidden_size=64, residual=False, drop
     return {"layers": int(num_layers), "residual": residual, "dropout": float(dropout),
             "cell": cell, "hidden_size": int(hidden_size), "seed": int(seed),
             "steps": len(h.step), "cpu_seconds": round(h.cpu_seconds, 2),
+            "seconds": round(h.seconds, 2),
             "budget": float(budget), "valid_loss": float(h.final_eval_loss),
             "parameters": showdown.parameter_count(model),
             "bigram": float(corpus.reference_loss)}

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import rnn_tutor
-from rnn_tutor import models, showdown, tasks
+from rnn_tutor import depth, models, showdown, tasks
 from rnn_tutor.train import GradientExplosionWarning, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,8 +231,40 @@ def showdown_experiment(seed):
     return rows, claims
 
 
+#: Chapter 11's sweep: a character LSTM (H = 64) at 1-4 layers, without and with skips.
+DEPTH = dict(layers=[1, 2, 3, 4], budget=10.0, hidden_size=64)
+
+
+def depth_experiment(seed):
+    """Deep LSTMs (chapter 11): a character LM at 1-4 layers, plain and residual.
+
+    Every run gets the same CPU budget (rnn_tutor.depth.run: H = 64, Adam lr 5e-3,
+    windows of 64 characters by 32 streams, clip 1) and is scored on the whole
+    validation split in nats per character. Claims are reported, not enforced.
+    """
+    corpus = tasks.CharCorpus()
+    rows = []
+    for layers in DEPTH["layers"]:
+        for residual in ((False, True) if layers > 1 else (False,)):
+            r = depth.run(corpus, layers, residual=residual, budget=DEPTH["budget"],
+                          hidden_size=DEPTH["hidden_size"], seed=seed)
+            r.update(experiment="depth", metric="validation nats/char",
+                     model=f"LSTM, {layers} layer{'s' * (layers > 1)}"
+                           + (", residual" if residual else ""),
+                     final_eval_loss=r["valid_loss"], final_eval_accuracy=None,
+                     baseline=r["bigram"], reason="budget")
+            rows.append(r)
+    loss = {(r["layers"], r["residual"]): r["valid_loss"] for r in rows}
+    claims = [(REPORTED + "with skips, 4 layers end below 4 plain layers",
+               loss[4, True] < loss[4, False]),
+              (REPORTED + "the best run is not a plain stack of 2 or more layers",
+               min(loss, key=loss.get) in {(1, False)} | {(n, True) for n in DEPTH["layers"]})]
+    return rows, claims
+
+
 EXPERIMENTS = {"adding": adding, "copy": copy, "agreement": agreement, "charlm": charlm,
-               "exploding": exploding, "showdown": showdown_experiment}
+               "exploding": exploding, "showdown": showdown_experiment,
+               "depth": depth_experiment}
 
 
 # -- reporting ----------------------------------------------------------------
