@@ -286,20 +286,21 @@ def layer_time_profile(cell="rnn", num_layers=4, T=30, hidden_size=32, scale=1.0
     return np.linalg.norm(g[:, :, 0, :], axis=-1)
 
 
-def profile_heatmap(profile, floor=1e-12, zmin=-12.0):
+def profile_heatmap(profile, floor=1e-12, zmin=-12.0, zmax=2.0):
     """A plotly heatmap of ``log10`` of a :func:`layer_time_profile` (layers up, time right).
 
     Values below ``floor`` are drawn at it; numbers are rounded to 2 decimals (the
-    page stays small).
+    page stays small). Rows are named "layer 1", "layer 2", ... (a categorical axis);
+    columns are the steps 1..T. The colour scale runs from ``zmin`` to ``zmax`` (log10).
     """
     p = as_float_array(profile, "profile", ndim=2)
     floor = check_positive_float(floor, "floor")
     z = np.round(np.log10(np.maximum(p, floor)), 2)
     L, T = p.shape
-    return go.Heatmap(z=z, x=np.arange(1, T + 1), y=np.arange(1, L + 1), zmin=zmin, zmax=0,
-                      colorscale="Viridis",
+    return go.Heatmap(z=z, x=np.arange(1, T + 1), y=[f"layer {l}" for l in range(1, L + 1)],
+                      zmin=zmin, zmax=zmax, colorscale="Viridis",
                       colorbar=dict(title="log<sub>10</sub> ‖∂L/∂h‖"),
-                      hovertemplate="layer %{y}, step %{x}: 10^%{z}<extra></extra>")
+                      hovertemplate="%{y}, step %{x}: 10^%{z}<extra></extra>")
 
 
 # ----------------------------------------------------------------------------------------
@@ -321,6 +322,7 @@ def run(corpus, num_layers, *, cell="lstm", hidden_size=64, residual=False, drop
     :data:`RUN_SETTINGS` and the CPU-time limit of :func:`rnn_tutor.showdown.run`, then
     evaluated on the whole validation split. Returns a row (a plain dict): layers,
     residual, dropout, seed, steps, CPU and wall seconds, ``valid_loss`` (nats per character),
+    ``train_loss`` (the mean of the last 10 training losses, with dropout if any),
     ``parameters`` and the corpus's bigram baseline.
     """
     from . import models, showdown
@@ -340,5 +342,6 @@ def run(corpus, num_layers, *, cell="lstm", hidden_size=64, residual=False, drop
             "steps": len(h.step), "cpu_seconds": round(h.cpu_seconds, 2),
             "seconds": round(h.seconds, 2),
             "budget": float(budget), "valid_loss": float(h.final_eval_loss),
+            "train_loss": float(np.mean(h.loss[-10:])),
             "parameters": showdown.parameter_count(model),
             "bigram": float(corpus.reference_loss)}
