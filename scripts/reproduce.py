@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import rnn_tutor
-from rnn_tutor import depth, models, showdown, tasks
+from rnn_tutor import bidirectional, depth, models, showdown, tasks
 from rnn_tutor.train import GradientExplosionWarning, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,9 +262,74 @@ def depth_experiment(seed):
     return rows, claims
 
 
+#: Chapter 12's experiment: taggers on LateSentiment and the "cheating" character model.
+BIDIRECTIONAL = dict(clauses=(2, 3), tag_hidden=16, tag_steps=400, lm_hidden=64,
+                     lm_steps=500, lm_window=32)
+
+
+def bidirectional_experiment(seed):
+    """Bidirectional networks (chapter 12): right-hand context for a tagger, and why a
+    bidirectional network cannot be a language model.
+
+    LSTM taggers (H = 16 per direction, embedding 8, Adam lr 1e-2, 400 steps of 64
+    reviews) on LateSentiment with 2 and 3 clauses, where the label is decided by the
+    last words: per-word accuracy on 2000 held-out reviews against the best any
+    left-to-right tagger can do (task.causal_accuracy). Then a left-to-right and a
+    bidirectional character LSTM (H = 64, 500 steps, windows of 32 characters from a zero
+    state): held-out nats/char reading the whole window and reading only the past (as in
+    generation); the table's eval loss is the latter.
+    """
+    spec = BIDIRECTIONAL
+    rows, claims = [], []
+    for clauses in spec["clauses"]:
+        task = tasks.LateSentiment(clauses=clauses)
+        held_out = task.sample(2000, seed=10_000 + seed)
+        acc = {}
+        for label, bi in (("left-to-right", False), ("bidirectional", True)):
+            model, h = _run(task, "lstm", spec["tag_hidden"], seed,
+                            model=dict(bidirectional=bi, embedding_dim=8),
+                            steps=spec["tag_steps"], batch_size=64, lr=1e-2, eval_size=1000)
+            acc[bi] = bidirectional.per_position_accuracy(model, held_out)
+            rows.append(_row("bidirectional", f"LSTM tagger, {label}, {clauses} clauses",
+                             seed, h, baseline=task.causal_baseline,
+                             metric="eval nats/word (baseline: best left-to-right)",
+                             accuracy_by_position=[round(float(a), 4) for a in acc[bi]],
+                             causal_accuracy=task.causal_accuracy))
+        claims += [
+            (f"{clauses} clauses: bidirectional tagger >= 0.99 at every word",
+             acc[True].min() >= 0.99),
+            (f"{clauses} clauses: left-to-right tagger <= its ceiling "
+             f"({task.causal_accuracy:.3f}) + 0.03 on average",
+             acc[False].mean() <= task.causal_accuracy + 0.03),
+            (f"{clauses} clauses: left-to-right tagger > 0.95 at the last word",
+             acc[False][-1] > 0.95)]
+    corpus = tasks.CharCorpus()
+    base = corpus.baselines()
+    valid = corpus.sample(64, seq_len=spec["lm_window"], seed=seed, split="valid")
+    scores = {}
+    for label, bi in (("left-to-right", False), ("bidirectional", True)):
+        model, h = _run(corpus, "lstm", spec["lm_hidden"], seed,
+                        model=dict(bidirectional=bi, embedding_dim=16),
+                        steps=spec["lm_steps"], batch_size=32, seq_len=spec["lm_window"],
+                        carry_state=False, lr=1e-2, clip_norm=1.0)
+        scores[bi] = bidirectional.lm_losses(model, valid)
+        row = _row("bidirectional", f"char LSTM, {label} (reading only the past)", seed, h,
+                   baseline=base["bigram"], metric="validation nats/char, prefix only",
+                   loss_reading_window=scores[bi]["full"],
+                   loss_reading_past=scores[bi]["prefix"])
+        row["final_eval_loss"], row["final_eval_accuracy"] = scores[bi]["prefix"], None
+        rows.append(row)
+    claims += [
+        ("char model: bidirectional < 0.3 nats/char reading the window",
+         scores[True]["full"] < 0.3),
+        ("char model: bidirectional reading only the past > left-to-right + 0.25",
+         scores[True]["prefix"] > scores[False]["prefix"] + 0.25)]
+    return rows, claims
+
+
 EXPERIMENTS = {"adding": adding, "copy": copy, "agreement": agreement, "charlm": charlm,
                "exploding": exploding, "showdown": showdown_experiment,
-               "depth": depth_experiment}
+               "depth": depth_experiment, "bidirectional": bidirectional_experiment}
 
 
 # -- reporting ----------------------------------------------------------------
