@@ -126,3 +126,26 @@ def test_bidirectional_diagram_draws_both_passes():
     assert len(arrows) == 6 * 3                  # 4 per step into/out of the states, 2 recurrent
     with pytest.raises(ValueError):
         bidirectional.bidirectional_diagram(steps=1)
+
+
+def test_reproduce_bidirectional_quickest_path(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "reproduce.py"
+    spec = importlib.util.spec_from_file_location("reproduce", path)
+    reproduce = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reproduce)
+    monkeypatch.setattr(reproduce, "BIDIRECTIONAL", dict(
+        clauses=(1,), tag_hidden=2, tag_steps=2, lm_hidden=2, lm_steps=2, lm_window=8))
+    # two steps learn nothing, so the claims fail: status 1, but every row is written
+    assert reproduce.main(["--only", "bidirectional", "--seeds", "0",
+                           "--out", str(tmp_path)]) == 1
+    exp = json.loads((tmp_path / "reproductions.json").read_text())["experiments"]
+    rows = exp["bidirectional"]["rows"]
+    assert len(rows) == 4 and all(r["experiment"] == "bidirectional" for r in rows)
+    assert len(rows[0]["accuracy_by_position"]) == tasks.LateSentiment(clauses=1).length
+    assert {"loss_reading_window", "loss_reading_past"} <= set(rows[-1])
+    assert len(exp["bidirectional"]["claims"]) == 5
+    assert "## bidirectional" in (tmp_path / "reproductions.md").read_text()
