@@ -314,13 +314,14 @@ RUN_SETTINGS = dict(batch_size=32, seq_len=64, lr=5e-3, clip_norm=1.0, eval_ever
 
 
 def run(corpus, num_layers, *, cell="lstm", hidden_size=64, residual=False, dropout=0.0,
-        budget=3.0, seed=0, max_steps=100_000):
+        budget=3.0, steps=None, seed=0, max_steps=100_000):
     """Train a character LM with ``num_layers`` layers for ``budget`` CPU seconds.
 
     The model is :func:`rnn_tutor.models.for_task` on ``corpus`` (a
     :class:`rnn_tutor.tasks.CharCorpus`), trained by :func:`rnn_tutor.train.train` with
     :data:`RUN_SETTINGS` and the CPU-time limit of :func:`rnn_tutor.showdown.run`, then
-    evaluated on the whole validation split. Returns a row (a plain dict): layers,
+    evaluated on the whole validation split. With ``steps`` the run takes exactly that
+    many steps instead (no time limit): the same result on any machine, under any load. Returns a row (a plain dict): layers,
     residual, dropout, seed, steps, CPU and wall seconds, ``valid_loss`` (nats per character),
     ``train_loss`` (the mean of the last 10 training losses, with dropout if any),
     ``parameters`` and the corpus's bigram baseline.
@@ -335,13 +336,17 @@ def run(corpus, num_layers, *, cell="lstm", hidden_size=64, residual=False, drop
     model = models.for_task(corpus, cell=cell, hidden_size=hidden_size,
                             num_layers=num_layers, residual=residual, dropout=dropout,
                             seed=seed)
-    h = train(model, corpus, steps=max_steps, time_limit=budget, clock="cpu", seed=seed,
-              progress=False, **RUN_SETTINGS)
+    if steps is None:
+        limits = dict(steps=max_steps, time_limit=budget, clock="cpu")
+    else:
+        limits = dict(steps=check_positive_int(steps, "steps"), time_limit=None)
+        budget = None
+    h = train(model, corpus, seed=seed, progress=False, **limits, **RUN_SETTINGS)
     return {"layers": int(num_layers), "residual": residual, "dropout": float(dropout),
             "cell": cell, "hidden_size": int(hidden_size), "seed": int(seed),
             "steps": len(h.step), "cpu_seconds": round(h.cpu_seconds, 2),
             "seconds": round(h.seconds, 2),
-            "budget": float(budget), "valid_loss": float(h.final_eval_loss),
+            "budget": budget, "valid_loss": float(h.final_eval_loss),
             "train_loss": float(np.mean(h.loss[-10:])),
             "parameters": showdown.parameter_count(model),
             "bigram": float(corpus.reference_loss)}
