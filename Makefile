@@ -56,3 +56,36 @@ reproduce: setup
 
 clean:
 	rm -rf _build _build_student
+
+# Assignments (nbgrader). nbgrader enables JupyterLab and server extensions when it is
+# installed, so it lives in its own environment, never in $(VENV): .venv-grading holds
+# requirements-grading.txt together with the project's pins and the package (the
+# assignments import numpy, torch and rnn_tutor). See book/instructor.md.
+GRADING_VENV ?= .venv-grading
+GBIN   := $(GRADING_VENV)/bin
+GSTAMP := $(GRADING_VENV)/.installed
+
+.PHONY: grading-setup assignments grade test-assignments
+
+grading-setup: $(GSTAMP)
+
+$(GSTAMP): requirements.txt requirements-grading.txt pyproject.toml
+	$(PYTHON) -m venv $(GRADING_VENV)
+	$(GBIN)/pip install -r requirements.txt -r requirements-grading.txt
+	$(GBIN)/pip install --no-deps --no-build-isolation -e .
+	touch $@
+
+# Release versions of every assignment into assignments/release/, then check (on a copy
+# of the course) that each source notebook scores full marks and each untouched release
+# notebook zero, without a grader error.
+assignments: grading-setup
+	OMP_NUM_THREADS=1 $(GBIN)/python scripts/grading.py check
+
+# Autograde everything in assignments/submitted/ and export assignments/grades.csv.
+grade: grading-setup
+	OMP_NUM_THREADS=1 $(GBIN)/python scripts/grading.py grade
+
+# The synthetic submissions of tests/test_assignments.py (solution, untouched release,
+# exception, infinite loop, wrong shapes, NaN, edited test cell, reference import).
+test-assignments: setup grading-setup
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests/test_assignments.py
