@@ -271,10 +271,12 @@ def bidirectional_experiment(seed):
     """Bidirectional networks (chapter 12): right-hand context for a tagger, and why a
     bidirectional network cannot be a language model.
 
-    LSTM taggers (H = 16 per direction, embedding 8, Adam lr 1e-2, 400 steps of 64
-    reviews) on LateSentiment with 2 and 3 clauses, where the label is decided by the
-    last words: per-word accuracy on 2000 held-out reviews against the best any
-    left-to-right tagger can do (task.causal_accuracy). Then a left-to-right and a
+    LSTM taggers (H = 16 per direction, embedding 8, Adam lr 1e-2, gradient norm
+    clipped at 1, 400 steps of 64 reviews) on LateSentiment with 2 and 3 clauses, where
+    the label is decided by the last words: per-word accuracy on 2000 held-out reviews
+    against the best any left-to-right tagger can do (task.causal_accuracy). The claims
+    for 2 clauses are the chapter's; those for 3 clauses (longer reviews, same budget)
+    are reported. Then a left-to-right and a
     bidirectional character LSTM (H = 64, 500 steps, windows of 32 characters from a zero
     state): held-out nats/char reading the whole window and reading only the past (as in
     generation); the table's eval loss is the latter.
@@ -288,20 +290,22 @@ def bidirectional_experiment(seed):
         for label, bi in (("left-to-right", False), ("bidirectional", True)):
             model, h = _run(task, "lstm", spec["tag_hidden"], seed,
                             model=dict(bidirectional=bi, embedding_dim=8),
-                            steps=spec["tag_steps"], batch_size=64, lr=1e-2, eval_size=1000)
+                            steps=spec["tag_steps"], batch_size=64, lr=1e-2, clip_norm=1.0,
+                            eval_size=1000)
             acc[bi] = bidirectional.per_position_accuracy(model, held_out)
             rows.append(_row("bidirectional", f"LSTM tagger, {label}, {clauses} clauses",
                              seed, h, baseline=task.causal_baseline,
                              metric="eval nats/word (baseline: best left-to-right)",
                              accuracy_by_position=[round(float(a), 4) for a in acc[bi]],
                              causal_accuracy=task.causal_accuracy))
+        tag = "" if clauses == 2 else REPORTED
         claims += [
-            (f"{clauses} clauses: bidirectional tagger >= 0.99 at every word",
+            (tag + f"{clauses} clauses: bidirectional tagger >= 0.99 at every word",
              acc[True].min() >= 0.99),
-            (f"{clauses} clauses: left-to-right tagger <= its ceiling "
+            (tag + f"{clauses} clauses: left-to-right tagger <= its ceiling "
              f"({task.causal_accuracy:.3f}) + 0.03 on average",
              acc[False].mean() <= task.causal_accuracy + 0.03),
-            (f"{clauses} clauses: left-to-right tagger > 0.95 at the last word",
+            (tag + f"{clauses} clauses: left-to-right tagger > 0.95 at the last word",
              acc[False][-1] > 0.95)]
     corpus = tasks.CharCorpus()
     base = corpus.baselines()
