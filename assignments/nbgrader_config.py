@@ -26,6 +26,10 @@ c.Execute.interrupt_on_timeout = True
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
+# Plain tracebacks: IPython's default ("Context") prints the lines around the failing one,
+# which would show the hidden tests below a failing visible test in the feedback.
+c.Execute.extra_arguments = ["--InteractiveShell.xmode=Plain"]
+
 # Feedback HTML would show the source of the hidden tests: remove those regions first
 # (their failure messages and tracebacks still show; see the instructor guide).
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

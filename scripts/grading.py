@@ -6,6 +6,7 @@ Run with the grading environment's Python (``make grading-setup`` makes
     python scripts/grading.py generate            # release/ for every assignment
     python scripts/grading.py check               # source = full marks, release = zero
     python scripts/grading.py grade               # autograde submitted/, write grades.csv
+    python scripts/grading.py feedback [--assignment A] [--student S]
     python scripts/grading.py autograde --course DIR --json OUT [--assignment A]
                                         [--student S] [--timeout SECONDS]
 
@@ -62,8 +63,10 @@ def nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.Complet
 
 def generate(course: Path = COURSE) -> None:
     """``release/<name>/`` for every assignment (the notebooks students get)."""
+    nbgrader(course, "generate_assignment", "*", "--force")      # one process for all
     for name in assignments(course):
-        nbgrader(course, "generate_assignment", name, "--force")
+        if not (course / "release" / name / f"{name}.ipynb").is_file():
+            raise SystemExit(f"nbgrader did not generate {course.name}/release/{name}")
         print(f"generated {course.name}/release/{name}/{name}.ipynb")
 
 
@@ -108,21 +111,29 @@ def scores(course: Path) -> dict:
 def autograde(course: Path, assignment: str | None = None, student: str | None = None,
               timeout: int | None = None) -> dict:
     """Autograde ``course/submitted`` (all, or one assignment/student); return scores."""
-    names = [assignment] if assignment else [
-        name for name in assignments(course) if any((course / "submitted").glob(f"*/{name}"))]
-    for name in names:
-        args = ["autograde", name, "--force"]
-        if student:
-            args.append(f"--student={student}")
-        if timeout:
-            args.append(f"--Execute.timeout={timeout}")
-        start = time.perf_counter()
-        proc = nbgrader(course, *args, check=False)
-        if proc.returncode != 0 or "[ERROR]" in proc.stderr:
-            sys.stderr.write(proc.stdout + proc.stderr)
-            raise SystemExit(f"nbgrader autograde {name} failed (exit {proc.returncode})")
-        print(f"autograded {name} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    name = assignment or "*"                # "*": every assignment, in one process
+    args = ["autograde", name, "--force"]
+    if student:
+        args.append(f"--student={student}")
+    if timeout:
+        args.append(f"--Execute.timeout={timeout}")
+    start = time.perf_counter()
+    proc = nbgrader(course, *args, check=False)
+    if proc.returncode != 0 or "[ERROR]" in proc.stderr:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"nbgrader autograde {name} failed (exit {proc.returncode})")
+    graded = len(list((course / "autograded").glob("*/*/*.ipynb")))
+    print(f"autograded {name} in {time.perf_counter() - start:.1f} s ({graded} notebooks "
+          f"in autograded/)", file=sys.stderr)
     return scores(course)
+
+
+def feedback(course: Path, assignment: str | None = None, student: str | None = None) -> None:
+    """Feedback HTML for autograded notebooks into ``course/feedback`` (hidden tests removed)."""
+    args = ["generate_feedback", assignment or "*", "--force"]
+    if student:
+        args.append(f"--student={student}")
+    nbgrader(course, *args)
 
 
 def submit(course: Path, assignment: str, student: str, notebook: Path) -> None:
@@ -192,6 +203,10 @@ def main(argv=None) -> int:
     auto.add_argument("--assignment")
     auto.add_argument("--student")
     auto.add_argument("--timeout", type=int)
+    fb = sub.add_parser("feedback")
+    fb.add_argument("--course", type=Path, default=COURSE)
+    fb.add_argument("--assignment")
+    fb.add_argument("--student")
     gen = sub.add_parser("generate-copy", help="copy the course to DEST and generate it")
     gen.add_argument("dest", type=Path)
     args = parser.parse_args(argv)
@@ -201,6 +216,8 @@ def main(argv=None) -> int:
         return check(args.names)
     elif args.command == "grade":
         return grade()
+    elif args.command == "feedback":
+        feedback(args.course, args.assignment, args.student)
     elif args.command == "generate-copy":
         generate(copy_course(args.dest))
     else:

@@ -67,8 +67,10 @@ def test_assignment_format(name):
     assert solutions and all("### BEGIN SOLUTION" in c.source and "### END SOLUTION"
                              in c.source for c in solutions)
     assert tests and all(nbg(c)["locked"] and nbg(c)["points"] > 0 for c in tests)
-    assert all("### BEGIN HIDDEN TESTS" in c.source and "### END HIDDEN TESTS" in c.source
-               for c in tests), f"{path}: every test cell has a hidden part"
+    hidden = [c for c in tests if "### BEGIN HIDDEN TESTS" in c.source]
+    assert len(hidden) >= len(tests) - 1 and all("### END HIDDEN TESTS" in c.source
+                                                 for c in hidden), \
+        f"{path}: test cells have hidden parts (all but at most one)"
     assert manual and all(nbg(c)["points"] > 0 and nbg(c)["solution"] for c in manual), \
         f"{path}: at least one free-response cell graded by hand"
     for c in nb.cells:      # hidden tests only where nbgrader removes and restores them
@@ -240,6 +242,14 @@ FEEDBACK = {   # a phrase each submission's graded notebook must show
 }
 
 
+def _grading(*args):
+    """Run scripts/grading.py ARGS with the grading environment's Python."""
+    proc = subprocess.run([str(GRADING_PYTHON), str(ROOT / "scripts" / "grading.py"),
+                           *map(str, args)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """Generate a copy of the course, hand in the synthetic submissions, autograde them."""
@@ -247,14 +257,7 @@ def graded(tmp_path_factory):
         pytest.fail("the grading environment .venv-grading is missing: run "
                     "`make grading-setup` (nbgrader is kept out of the readers' .venv)")
     course = tmp_path_factory.mktemp("grading") / "course"
-    script = str(ROOT / "scripts" / "grading.py")
-
-    def run(*args):
-        proc = subprocess.run([str(GRADING_PYTHON), script, *map(str, args)],
-                              capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        return proc
-
+    run = _grading
     run("generate-copy", course)
     for name, students in _synthetic_submissions(course).items():
         for student, nb in students.items():
@@ -309,3 +312,16 @@ def test_edited_test_cells_are_restored(graded):
                        as_version=4)
     restored = cell_by_id(nb, "test_rnn_step_forward").source
     assert "check_forbidden" in restored and "BEGIN HIDDEN TESTS" in restored
+
+
+@pytest.mark.grading
+@pytest.mark.slow
+def test_feedback_hides_hidden_tests(graded):
+    """nbgrader's feedback HTML would show hidden tests' source; the config removes it."""
+    course, _ = graded
+    _grading("feedback", "--course", course, "--assignment", "rnn_cell", "--student",
+             "exception")
+    html = (course / "feedback" / "exception" / "rnn_cell" / "rnn_cell.html").read_text()
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "_test_step_forward(seed=0, B=2, D=3, H=4)" in text      # visible tests stay
+    assert "seed=11" not in text and "HIDDEN TESTS" not in text       # hidden ones go
