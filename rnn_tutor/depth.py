@@ -321,10 +321,12 @@ def run(corpus, num_layers, *, cell="lstm", hidden_size=64, residual=False, drop
     :class:`rnn_tutor.tasks.CharCorpus`), trained by :func:`rnn_tutor.train.train` with
     :data:`RUN_SETTINGS` and the CPU-time limit of :func:`rnn_tutor.showdown.run`, then
     evaluated on the whole validation split. With ``steps`` the run takes exactly that
-    many steps instead (no time limit): the same result on any machine, under any load. Returns a row (a plain dict): layers,
-    residual, dropout, seed, steps, CPU and wall seconds, ``valid_loss`` (nats per character),
-    ``train_loss`` (the mean of the last 10 training losses, with dropout if any),
-    ``parameters`` and the corpus's bigram baseline.
+    many steps instead (no time limit): the same result on any machine, under any load.
+
+    Returns a row (a plain dict): layers, residual, dropout, seed, steps, CPU and wall
+    seconds, ``valid_loss`` (nats per character), ``train_loss`` (the mean of the last 10
+    training losses, with dropout if any), ``parameters`` and the corpus's bigram
+    baseline.
     """
     from . import models, showdown
     from .train import train

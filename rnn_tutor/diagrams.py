@@ -249,7 +249,8 @@ def layer_time_grid(layers: int = 3, steps: int = 4) -> go.Figure:
     cols = list(range(steps + 1))
     t_name = [str(t) for t in range(steps)] + ["T"]
     l_name = [str(l) for l in range(1, L)] + ["L"]
-    add_nodes(fig, [(c, 0) for c in cols[1:]], "x", [f"x<sub>{t_name[c]}</sub>" for c in cols[1:]])
+    add_nodes(fig, [(c, 0) for c in cols[1:]], "x",
+              [f"x<sub>{t_name[c]}</sub>" for c in cols[1:]])
     for l in range(1, L + 1):
         add_nodes(fig, [(c, l) for c in cols], "h",
                   [f"h<sub>{t_name[c]}</sub><sup>({l_name[l - 1]})</sup>" for c in cols])
@@ -263,7 +264,8 @@ def layer_time_grid(layers: int = 3, steps: int = 4) -> go.Figure:
         for c in cols[1:]:
             label = f"W<sub>xh</sub><sup>({l_name[l - 1]})</sup>" if c == 1 else ""
             add_arrow(fig, (c, l - 1), (c, l), label, color="#2a7f3f")
-    add_nodes(fig, [(c, L + 1) for c in cols[1:]], "y", [f"y<sub>{t_name[c]}</sub>" for c in cols[1:]])
+    add_nodes(fig, [(c, L + 1) for c in cols[1:]], "y",
+              [f"y<sub>{t_name[c]}</sub>" for c in cols[1:]])
     for c in cols[1:]:
         add_arrow(fig, (c, L), (c, L + 1), "W<sub>hy</sub>" if c == 1 else "", color="#1f5fa8")
     fig.add_annotation(x=-0.75, y=(L + 1) / 2, text="layers →", textangle=-90, showarrow=False)

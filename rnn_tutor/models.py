@@ -29,8 +29,8 @@ from . import init as _init
 from .validate import (check_choice, check_nonnegative_int, check_positive_float,
                         check_positive_int)
 
-__all__ = ["RecurrentNet", "StackedRecurrent", "for_task", "sample_text", "set_forget_bias", "predict",
-           "evaluation_mode", "output_and_state", "detach_state", "CELLS", "INITS"]
+__all__ = ["RecurrentNet", "StackedRecurrent", "for_task", "sample_text", "set_forget_bias",
+           "predict", "evaluation_mode", "output_and_state", "detach_state", "CELLS", "INITS"]
 
 #: Cell names: "rnn" is the tanh RNN ("rnn_tanh" is an alias), "rnn_relu" the ReLU RNN.
 CELLS = ("rnn", "rnn_tanh", "rnn_relu", "lstm", "gru")
