@@ -108,6 +108,16 @@ def test_grading_requirements_share_the_pins():
         assert f"assignments/{generated}" in ignored
 
 
+def test_course_config():
+    """Cell timeout with interruption, course id, paths relative to the course folder."""
+    text = (COURSE / "nbgrader_config.py").read_text()
+    for setting in ('c.CourseDirectory.course_id = "rnn-tutor"',
+                    "c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))",
+                    "c.Execute.timeout = 60", "c.Execute.interrupt_on_timeout = True",
+                    "ClearHiddenTests", "--InteractiveShell.xmode=Plain"):
+        assert setting in text
+
+
 # ----------------------------------------------------------------------- checks.py
 
 def test_checks_messages():
