@@ -31,7 +31,7 @@ student: setup
 # spin-wait against the other worker and every step slows down many times over.
 PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope
 
-test: setup browser
+test: setup browser grading-setup
 	$(BIN)/python scripts/build_book.py
 	$(BIN)/python scripts/build_book.py --student
 	$(PYTEST) tests

@@ -6,12 +6,14 @@ forward and backward), ``layers``
 ``init`` (initialisers), ``gradients`` (Jacobians, gradient profiles, clipping,
 gradient checks), ``tasks`` (sequence tasks and their baselines), ``models`` and
 ``train`` (PyTorch models and the training loop), ``showdown`` (chapter 10's
-four cells on four memory tasks under one CPU budget), ``cliff`` (the one-unit loss wall of
+four cells on four memory tasks under one CPU budget), ``depth`` (stacked networks and
+the gradient over layers and time, chapter 11), ``cliff`` (the one-unit loss wall of
 chapter 6), ``plots`` and ``diagrams`` (figures and structure diagrams), ``explorer`` (the
 gradient explorer's numbers), ``explorer_views`` (its figures and static book sliders),
-``gates`` (a trained LSTM's gates over time, chapter 8) and ``widgets`` (live ipywidgets front ends; static sliders in the book build), ``concat``
-(the tutorials' ``Linear(cat(x, h))`` RNN), ``validate`` (the input checks every public
-entry point uses) and ``book_build`` (the one switch for code that runs in the book build).
+``gates`` (a trained LSTM's gates over time, chapter 8) and ``widgets`` (live ipywidgets
+front ends; static sliders in the book build), ``concat`` (the tutorials'
+``Linear(cat(x, h))`` RNN), ``validate`` (the input checks every public entry point uses)
+and ``book_build`` (the one switch for code that runs in the book build).
 """
 
 __version__ = "0.1.0"
