@@ -436,3 +436,28 @@ def test_corpus_training_losses_checks_its_settings(corpus):
         corpus.training_losses(model, 10 ** 5, seq_len=64)
     with pytest.raises(TypeError, match="carry_state must be True or False"):
         corpus.training_losses(model, 4, carry_state=1)
+
+
+@pytest.mark.slow
+def test_corpus_is_the_same_in_a_kernel_as_in_a_script():
+    """The chapters (kernels) and make reproduce (a script) train on the same text:
+    IPython replaces some standard-library objects (pdb's debugger) whose docstrings
+    would otherwise enter the corpus in one and not the other."""
+    import hashlib
+    from jupyter_client.manager import start_new_kernel
+
+    from rnn_tutor.tasks import corpus
+
+    code = ("import hashlib; from rnn_tutor.tasks import corpus; "
+            "print(hashlib.sha1('\\n'.join(corpus.stdlib_docstrings()).encode()).hexdigest())")
+    expected = hashlib.sha1("\n".join(corpus.stdlib_docstrings()).encode()).hexdigest()
+    printed = []
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda m: printed.append(
+            m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert "".join(printed).strip() == expected, "the corpus differs in a Jupyter kernel"
