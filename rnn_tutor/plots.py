@@ -42,6 +42,7 @@ import html
 import itertools
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -53,7 +54,7 @@ from plotly.offline import get_plotlyjs_version
 from .validate import as_float_array, check_nonnegative_int
 from .book_build import in_book_build
 
-__all__ = ["figure_html", "mime_bundle", "show", "slider_figure", "slider_frames", "slider",
+__all__ = ["figure_html", "mime_bundle", "show", "describe", "slider_figure", "slider_frames", "slider",
            "FigureSpec", "history_figure", "PLOTLY_JS_VERSION"]
 
 #: Version of plotly.js bundled with the installed plotly package (the book serves it).
@@ -74,6 +75,22 @@ _SCRIPT = """(function () {
     if (!gd) { return; }
     Plotly.newPlot(gd, spec.data, spec.layout, spec.config).then(function () {
       if (spec.frames && spec.frames.length) { return Plotly.addFrames(gd, spec.frames); }
+    });
+    // Keyboard: with the figure focused, the arrow keys (and Home/End) move its slider.
+    var slider = (spec.layout.sliders || [])[0];
+    if (!slider) { return; }
+    gd.addEventListener("keydown", function (event) {
+      var steps = slider.steps, now = gd._fullLayout.sliders[0].active, to = {
+        ArrowLeft: now - 1, ArrowDown: now - 1, ArrowRight: now + 1, ArrowUp: now + 1,
+        Home: 0, End: steps.length - 1}[event.key];
+      if (to === undefined) { return; }
+      event.preventDefault();
+      to = Math.max(0, Math.min(steps.length - 1, to));
+      if (to === now) { return; }
+      Plotly.relayout(gd, {"sliders[0].active": to});
+      if (steps[to].method !== "skip") {
+        Plotly[steps[to].method].apply(null, [gd].concat(steps[to].args || []));
+      }
     });
   }
   if (window.Plotly) { draw(window.Plotly); return; }
@@ -188,9 +205,56 @@ def _html_from_spec(spec: dict, div_id: str | None) -> str:
         "url": json.dumps(_PLOTLY_JS_FALLBACK_URL),
         "url_no_ext": json.dumps(_PLOTLY_JS_FALLBACK_URL[:-len(".js")]),
     }
+    keys = ' tabindex="0"' if spec["layout"].get("sliders") else ""
     return (f'<div id="{html.escape(div_id)}" class="plotly-graph-div rnn-tutor-figure" '
+            f'role="figure" aria-label="{html.escape(describe(spec))}"{keys} '
             f'style="height:{int(height)}px; width:100%;"></div>\n'
             f'<script type="text/javascript">\n{script}\n</script>')
+
+
+def _text(title) -> str:
+    """Plain text of a plotly title (a string or ``{"text": ...}``), markup removed."""
+    text = title.get("text") if isinstance(title, dict) else title
+    text = re.sub(r"<br\s*/?>", " ", str(text or ""))
+    text = re.sub(r"<sup>(.*?)</sup>", r"^\1", re.sub(r"<sub>(.*?)</sub>", r"_\1", text))
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split())
+
+
+def describe(fig) -> str:
+    """A one-sentence text alternative for a figure, from its own title, axes and slider.
+
+    The book gives it to screen readers (the figure's ``aria-label``), e.g. "Figure: How
+    much of the gradient survives t steps back. Horizontal axis: steps back in time, t;
+    vertical axis: gradient scale. 2 traces. Slider over w, 21 positions: focus the
+    figure and use the arrow keys."
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure, FigureSpec or dict
+        The figure (or its JSON spec).
+    """
+    spec = fig if isinstance(fig, dict) and not isinstance(fig, FigureSpec) else \
+        _spec(_check_figure(fig))
+    layout = spec.get("layout", {})
+    parts = [f"Figure: {_text(layout.get('title')) or 'untitled'}."]
+    axes = []
+    for key in sorted(k for k in layout if re.fullmatch(r"[xy]axis\d*", k)):
+        name = _text(layout[key].get("title")) if isinstance(layout[key], dict) else ""
+        if name:
+            axes.append(f"{'horizontal' if key[0] == 'x' else 'vertical'} axis: {name}")
+    if axes:
+        axes[0] = axes[0][0].upper() + axes[0][1:]
+        parts.append("; ".join(axes) + ".")
+    kinds = sorted({t.get("type", "scatter") for t in spec.get("data", [])})
+    n = len(spec.get("data", []))
+    parts.append(f"{n} trace{'s' if n != 1 else ''} ({', '.join(kinds)})." if n else
+                 "No data.")
+    for slider in layout.get("sliders", [])[:1]:
+        prefix = _text((slider.get("currentvalue") or {}).get("prefix", "")).strip(" =:")
+        parts.append(f"Slider{' over ' + prefix if prefix else ''}, "
+                     f"{len(slider.get('steps', []))} positions: focus the figure and use "
+                     "the arrow keys.")
+    return " ".join(parts)
 
 
 def mime_bundle(fig: go.Figure, book: bool | None = None) -> dict:

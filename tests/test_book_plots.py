@@ -182,3 +182,31 @@ def test_figure_specs_render_like_figures_and_plain_dicts_are_refused():
     assert spec.figure().data[0].y.tolist() == [0, 1, 2]
     with pytest.raises(TypeError, match="plotly.graph_objects.Figure"):
         plots.figure_html(dict(spec))
+
+
+def test_describe_reads_title_axes_traces_and_slider():
+    fig = plots.slider_figure(
+        [0.5, 1.0, 1.5], lambda w: [go.Scatter(x=[0, 1], y=[1, w]), go.Bar(x=[0], y=[w])],
+        label="w", layout={"title": "Gradient of <b>W_hh</b>", "xaxis_title": "steps back, t",
+                           "yaxis_title": "|w|<sup>t</sup> (log scale)"})
+    text = plots.describe(fig)
+    assert text == ("Figure: Gradient of W_hh. Horizontal axis: steps back, t; vertical "
+                    "axis: |w|^t (log scale). 2 traces (bar, scatter). Slider over w, 3 "
+                    "positions: focus the figure and use the arrow keys.")
+    assert plots.describe(go.Figure()) == "Figure: untitled. No data."
+    assert plots.describe(plots.FigureSpec(data=[{"type": "heatmap", "z": [[1]]}],
+                                           layout={"title": {"text": "A"}})) \
+        == "Figure: A. 1 trace (heatmap)."
+
+
+def test_figure_html_is_a_described_figure_and_sliders_take_the_keyboard():
+    still = plots.figure_html(go.Figure(go.Scatter(y=[1, 2]), layout={"title": "T"}))
+    assert 'role="figure" aria-label="Figure: T. 1 trace (scatter)."' in still
+    assert "tabindex" not in still.split("<script")[0], "nothing to operate: not focusable"
+    moving = plots.figure_html(plots.slider_figure([1.0, 2.0], lambda v: [go.Scatter(y=[v])],
+                                                   label="v"))
+    div = moving.split("<script")[0]
+    assert 'tabindex="0"' in div and "arrow keys" in div
+    assert '"keydown"' in moving and "ArrowRight" in moving
+    quote = plots.figure_html(go.Figure(layout={"title": 'say "hi" <i>&</i>'}))
+    assert 'aria-label="Figure: say &quot;hi&quot; &amp;. No data."' in quote

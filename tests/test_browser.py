@@ -3,8 +3,12 @@
 Per page: every resource loads (no 4xx/5xx, no failed request), nothing is requested
 from any host but the book's own, no console error, math is typeset (no raw TeX left),
 every plotly figure has data and a non-zero size, every static slider changes the
-plotted data when dragged with the mouse, and every internal link resolves. A screenshot
-of each page is saved under _build/screenshots/ for a person to look at.
+plotted data when dragged with the mouse and when moved with the arrow keys, every
+internal link resolves, axe-core finds no serious or critical accessibility violation,
+and every figure has a text alternative. The page is opened again on a phone-sized
+screen in dark mode: figures are dark (and light again after the switch), nothing
+scrolls sideways, no figure text is cut off. Screenshots of each page (desktop light,
+phone dark) are saved under _build/screenshots/ for a person to look at.
 
 The build must exist: if it does not, these tests fail (they never skip).
 """
@@ -25,6 +29,10 @@ from conftest import BOOK_HTML, BUILD_HINT, ROOT, SCREENSHOTS, html_pages
 pytestmark = pytest.mark.browser
 
 PAGES = html_pages(BOOK_HTML) or ["<book not built>"]
+
+# axe-core, the accessibility engine of the browsers' own audits, from its Python wheel.
+AXE_JS = (Path(__import__("axe_playwright_python").__file__).parent
+          / "axe.min.js").read_text()
 
 # Console messages that are not errors of the book, each with its reason. Keep empty
 # unless a message is understood and harmless.
@@ -202,14 +210,137 @@ def check_page(page_path, browser, book_server):
         broken = _broken_internal_links(hrefs, book_server)
         assert not broken, "broken internal links:\n" + "\n".join(broken)
 
+        # --- accessibility: axe-core, every figure described, sliders by keyboard
+        bad = _axe_serious(page)
+        assert not bad, "axe-core, light mode:\n" + "\n".join(bad)
+        for fig in figures:
+            label = page.get_attribute(f"#{fig['id']}", "aria-label") or ""
+            assert label.startswith("Figure: ") and len(label) > 20, \
+                f"figure {fig['id']} has no text alternative: {label!r}"
+        for fig in (f for f in figures if f["slider"]):
+            _check_keyboard_slider(page, fig["id"])
     finally:
         context.close()
+
+    _check_dark_and_phone(page_path, browser, book_server)
 
     assert not foreign, "requests to other hosts:\n" + "\n".join(foreign)
     assert not bad_status, "resources with an error status:\n" + "\n".join(bad_status)
     assert not failed, "failed requests:\n" + "\n".join(failed)
     assert not console, "console errors:\n" + "\n".join(console)
     assert requests, "the page made no request at all (not even itself)"
+
+
+def _axe_serious(page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    page.evaluate(AXE_JS)
+    found = page.evaluate("""async () => {
+      // preload: false - axe would fetch @import'ed stylesheets from a wrong base URL (a 404)
+      const r = await axe.run(document, {resultTypes: ['violations'], preload: false});
+      return r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+        .map(v => `${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes, e.g. `
+                  + `${v.nodes[0].target.join(' ')})`);
+    }""")
+    return found
+
+
+def _check_keyboard_slider(page, fig_id: str) -> None:
+    """Focus the figure, press an arrow key: the slider moves and the plotted data change."""
+    gd = page.locator(f"#{fig_id}")
+    gd.scroll_into_view_if_needed()
+    gd.focus()
+    assert page.evaluate("id => document.activeElement.id === id", fig_id), \
+        f"figure {fig_id} cannot take the keyboard focus"
+    before = page.evaluate(_JS_TRACE_STATE, fig_id)
+    active = page.evaluate("id => document.getElementById(id)._fullLayout.sliders[0].active",
+                           fig_id)
+    n = page.evaluate("id => document.getElementById(id).layout.sliders[0].steps.length",
+                      fig_id)
+    page.keyboard.press("ArrowLeft" if active == n - 1 else "ArrowRight")
+    page.wait_for_function(f"(b) => ({_JS_TRACE_STATE})({fig_id!r}) !== b", arg=before,
+                           timeout=5_000)
+    moved = page.evaluate("id => document.getElementById(id)._fullLayout.sliders[0].active",
+                          fig_id)
+    assert moved != active, f"the arrow key did not move the slider of {fig_id}"
+
+
+# The figure colours and layout that the dark and phone checks read.
+_JS_FIGURE_LOOK = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => {
+  const canvas = document.createElement('canvas').getContext('2d');
+  const css = c => { canvas.fillStyle = '#000'; canvas.fillStyle = c; return canvas.fillStyle; };
+  const box = gd.getBoundingClientRect();
+  const texts = Array.from(gd.querySelectorAll('.gtitle, .slider-container text,'
+      + ' .updatemenu-container text, .legendtext, .g-xtitle text, .g-ytitle text'))
+    .map(t => t.getBoundingClientRect())
+    .filter(r => r.width > 0)
+    .filter(r => r.left < box.left - 2 || r.right > box.right + 2);
+  const title = gd.querySelector('.gtitle');
+  const menus = Array.from(gd.querySelectorAll('.updatemenu-header-group'));
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom
+                            && b.top < a.bottom;
+  const t = title && title.getBoundingClientRect();
+  return {id: gd.id, paper: css(gd._fullLayout.paper_bgcolor), font: css(gd._fullLayout.font.color),
+          clipped: texts.length,
+          titleUnderMenu: !!t && t.width > 0 && menus.some(m => overlap(t, m.getBoundingClientRect()))};
+})"""
+
+
+def _transparent(colour: str) -> bool:
+    """Whether a CSS colour is fully transparent (the page shows through)."""
+    c = colour.replace(" ", "").lower()
+    return c == "transparent" or (c.startswith("rgba(") and float(c[5:-1].split(",")[3]) == 0)
+
+
+def _luminance(colour: str) -> float:
+    """Relative luminance (0 black .. 1 white) of '#rrggbb', '#rgb' or 'rgb(a)(...)'."""
+    c = colour.strip().lower()
+    if c.startswith("#"):
+        c = c[1:]
+        if len(c) == 3:
+            c = "".join(ch * 2 for ch in c)
+        rgb = [int(c[i:i + 2], 16) for i in (0, 2, 4)]
+    else:
+        rgb = [float(v) for v in re.findall(r"[\d.]+", c)[:3]]
+    lin = [(v / 255) / 12.92 if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4
+           for v in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _check_dark_and_phone(page_path, browser, book_server) -> None:
+    """The page in dark mode (figures dark, then light again after the switch; axe-core)
+    and on a phone (390 x 844: no sideways scroll, no figure text outside its figure)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844},
+                                  color_scheme="dark", device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.goto(book_server + page_path, wait_until="load", timeout=60_000)
+        page.wait_for_load_state("networkidle", timeout=30_000)
+        page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'",
+                               timeout=10_000)
+        page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                               ".every(gd => gd.__rnnDark === true && gd.__rnnFitted)",
+                               timeout=10_000)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / (page_path.replace("/", "__")
+                                                + ".phone-dark.png")))
+        wide = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 1, f"the page scrolls sideways by {wide} px at 390 px"
+        for fig in page.evaluate(_JS_FIGURE_LOOK):
+            assert _luminance(fig["paper"]) < 0.1 and _luminance(fig["font"]) > 0.4, \
+                f"figure {fig['id']} is not dark in dark mode: {fig}"
+            assert not fig["clipped"], f"{fig['clipped']} texts cut off in {fig['id']} at 390 px"
+            assert not fig["titleUnderMenu"], f"title under a dropdown in {fig['id']} at 390 px"
+        bad = _axe_serious(page)
+        assert not bad, "axe-core, dark mode:\n" + "\n".join(bad)
+        # The reader flips the switch to light: the figures follow.
+        page.evaluate("() => { document.documentElement.dataset.theme = 'light'; }")
+        page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                               ".every(gd => gd.__rnnDark === false)", timeout=10_000)
+        for fig in page.evaluate(_JS_FIGURE_LOOK):
+            assert _transparent(fig["paper"]) or _luminance(fig["paper"]) > 0.8, \
+                f"figure {fig['id']} stayed dark: {fig}"
+    finally:
+        context.close()
 
 
 # pytest-xdist's --dist loadscope sends each class to one worker: two classes, half the
