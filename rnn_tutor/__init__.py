@@ -7,7 +7,8 @@ forward and backward), ``layers``
 gradient checks), ``tasks`` (sequence tasks and their baselines), ``models`` and
 ``train`` (PyTorch models and the training loop), ``showdown`` (chapter 10's
 four cells on four memory tasks under one CPU budget), ``depth`` (stacked networks and
-the gradient over layers and time, chapter 11), ``cliff`` (the one-unit loss wall of
+the gradient over layers and time, chapter 11), ``bidirectional`` (taggers, the
+bidirectional language model that cheats, chapter 12), ``cliff`` (the one-unit loss wall of
 chapter 6), ``plots`` and ``diagrams`` (figures and structure diagrams), ``explorer`` (the
 gradient explorer's numbers), ``explorer_views`` (its figures and static book sliders),
 ``gates`` (a trained LSTM's gates over time, chapter 8) and ``widgets`` (live ipywidgets

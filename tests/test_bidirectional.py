@@ -128,6 +128,7 @@ def test_bidirectional_diagram_draws_both_passes():
         bidirectional.bidirectional_diagram(steps=1)
 
 
+@pytest.mark.slow
 def test_reproduce_bidirectional_quickest_path(tmp_path, monkeypatch):
     import importlib.util
     import json
