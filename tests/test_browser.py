@@ -138,15 +138,25 @@ def check_page(page_path, browser, book_server):
         pytest.fail(f"_build/html has no pages: {BUILD_HINT}")
     host = urlsplit(book_server).netloc
     requests, foreign, bad_status, failed, console = [], [], [], [], []
+    # The document each request came from: a request the browser cancels because its
+    # document was left (the root page's redirect) is not a failure of the site.
+    requested_by, cancelled = {}, []
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
         def on_request(req):
             requests.append(req.url)
+            requested_by[req] = req.frame.url
             parts = urlsplit(req.url)
             if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc != host:
                 foreign.append(req.url)
+
+        def on_failed(req):
+            if req.failure == "net::ERR_ABORTED":
+                cancelled.append((f"{req.url}: {req.failure}", requested_by.get(req)))
+            else:
+                failed.append(f"{req.url}: {req.failure}")
 
         def on_response(resp):
             if resp.status >= 400:
@@ -160,7 +170,7 @@ def check_page(page_path, browser, book_server):
 
         page.on("request", on_request)
         page.on("response", on_response)
-        page.on("requestfailed", lambda req: failed.append(f"{req.url}: {req.failure}"))
+        page.on("requestfailed", on_failed)
         page.on("console", on_console)
         page.on("pageerror", lambda err: console.append(f"uncaught: {err}"))
 
@@ -173,6 +183,7 @@ def check_page(page_path, browser, book_server):
         page.evaluate("() => window.MathJax && window.MathJax.startup ? "
                       "window.MathJax.startup.promise : null")
         page.wait_for_load_state("networkidle", timeout=30_000)
+        final_url = page.url
 
         # Screenshot first, as the reader sees the page before touching anything.
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -223,6 +234,8 @@ def check_page(page_path, browser, book_server):
         context.close()
 
     _check_dark_and_phone(page_path, browser, book_server)
+
+    failed += [what for what, document in cancelled if document == final_url]
 
     assert not foreign, "requests to other hosts:\n" + "\n".join(foreign)
     assert not bad_status, "resources with an error status:\n" + "\n".join(bad_status)
