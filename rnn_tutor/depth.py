@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from . import cells, layers
+from . import layers
 from .init import orthogonal, recurrent_matrix, rng_from_seed
 from .validate import (as_float_array, check_choice, check_nonnegative_int,
                         check_positive_float, check_positive_int, check_shape)
@@ -37,11 +37,9 @@ __all__ = ["parameter_count", "random_layers", "weights_from_torch", "stacked_fo
            "stacked_backward", "state_gradients", "layer_time_profile", "profile_heatmap",
            "run", "RUN_SETTINGS"]
 
-_GATES = {name: cell.num_gates for name, cell in cells.CELLS.items()}
-
 
 def _cell_name(cell):
-    return check_choice(cell, tuple(_GATES), "cell")
+    return check_choice(cell, tuple(layers.CELLS), "cell")
 
 
 # ----------------------------------------------------------------------------------------
@@ -57,7 +55,7 @@ def parameter_count(cell, input_size, hidden_size, num_layers=1, bias=True,
     G*H*D_l input weights, G*H*H recurrent weights and two bias vectors of G*H
     (PyTorch's b_xh and b_hh), with G gate blocks (1 RNN, 4 LSTM, 3 GRU).
     """
-    G = _GATES[_cell_name(cell)]
+    G = layers.CELLS[_cell_name(cell)]
     D, H = check_positive_int(input_size, "input_size"), check_positive_int(hidden_size,
                                                                             "hidden_size")
     L = check_positive_int(num_layers, "num_layers")
@@ -82,7 +80,7 @@ def random_layers(cell, num_layers, input_size, hidden_size, scale=1.0, input_sc
     ``input_scale``; biases are 0 except an LSTM's forget-gate bias. Keys: ``W_xh``,
     ``W_hh``, ``b_xh``, ``b_hh`` (the arguments of :func:`rnn_tutor.layers.unroll_forward`).
     """
-    G = _GATES[_cell_name(cell)]
+    G = layers.CELLS[_cell_name(cell)]
     L = check_positive_int(num_layers, "num_layers")
     D, H = check_positive_int(input_size, "input_size"), check_positive_int(hidden_size,
                                                                             "hidden_size")
