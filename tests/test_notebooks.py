@@ -3,6 +3,7 @@ nbformat will soon require), stored without outputs, and run by the same kernel 
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -62,3 +63,28 @@ def test_every_directive_is_closed(path):
     problems = [f"cell {k}: {p}" for k, c in enumerate(cells) if c["cell_type"] == "markdown"
                 for p in _directive_problems("".join(c["source"]))]
     assert not problems, "\n".join(problems)
+
+
+def _silent_asserts(source: str) -> list[str]:
+    """The asserts in a code cell that carry no message (IPython magics read as `pass`)."""
+    lines = [line[:len(line) - len(line.lstrip())] + "pass"
+             if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")]
+    code = "\n".join(lines)
+    return [ast.get_source_segment(code, node).split("\n")[0]
+            for node in ast.walk(ast.parse(code))
+            if isinstance(node, ast.Assert) and node.msg is None]
+
+
+def test_silent_assert_check_finds_them():
+    cell = "try:\n    import x\nexcept ImportError:\n    %pip install x\nassert a\nassert b, 'b'"
+    assert _silent_asserts(cell) == ["assert a"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_assert_says_what_failed(path):
+    """A reader who changes the seed and breaks a claim learns what was claimed and what
+    was measured, not a bare AssertionError."""
+    cells = json.loads(path.read_text())["cells"]
+    silent = [f"cell {k}: {line}" for k, c in enumerate(cells) if c["cell_type"] == "code"
+              for line in _silent_asserts("".join(c["source"]))]
+    assert not silent, "asserts without a message:\n" + "\n".join(silent)
