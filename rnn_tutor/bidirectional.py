@@ -24,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from . import diagrams
-from .models import evaluation_mode, output_and_state
+from .models import evaluation_mode, output_and_state, predict
 from .tasks import as_rng
 from .train import train
 from .validate import check_positive_float, check_positive_int
@@ -49,9 +49,7 @@ def per_position_accuracy(model, batch) -> np.ndarray:
     if targets.ndim != 2:
         raise ValueError(f"per_position_accuracy needs per-token targets (L, B); got shape "
                          f"{targets.shape}")
-    with evaluation_mode(model):
-        logits, _ = output_and_state(model(torch.as_tensor(inputs, device=_device(model))))
-    return (logits.argmax(-1).cpu().numpy() == targets).mean(axis=1)
+    return (predict(model, inputs).argmax(-1) == targets).mean(axis=1)
 
 
 def train_with_checkpoints(model, task, checkpoints, batch, seed=0, **settings):
