@@ -72,6 +72,16 @@ def set_forget_bias(lstm: nn.LSTM, value: float) -> None:
                 p[H:2 * H] = 0.0
 
 
+def _torch_recurrent(cell, input_size, hidden_size, **kwargs):
+    """The torch module for one of ``CELLS`` ("rnn" and "rnn_tanh" are the tanh RNN)."""
+    if cell == "lstm":
+        return nn.LSTM(input_size, hidden_size, **kwargs)
+    if cell == "gru":
+        return nn.GRU(input_size, hidden_size, **kwargs)
+    nonlinearity = "relu" if cell == "rnn_relu" else "tanh"
+    return nn.RNN(input_size, hidden_size, nonlinearity=nonlinearity, **kwargs)
+
+
 class StackedRecurrent(nn.Module):
     """A stack of one-layer ``torch.nn.RNN/LSTM/GRU`` modules, optionally with skips.
 
@@ -110,17 +120,9 @@ class StackedRecurrent(nn.Module):
         self.num_layers = check_positive_int(num_layers, "num_layers")
         self.residual, self.dropout = residual, dropout
         self.bidirectional = False
-        modules = []
-        for k in range(num_layers):
-            size = input_size if k == 0 else hidden_size
-            if self.cell == "lstm":
-                modules.append(nn.LSTM(size, hidden_size))
-            elif self.cell == "gru":
-                modules.append(nn.GRU(size, hidden_size))
-            else:
-                modules.append(nn.RNN(size, hidden_size, nonlinearity="relu"
-                                      if cell == "rnn_relu" else "tanh"))
-        self.layers = nn.ModuleList(modules)
+        self.layers = nn.ModuleList(
+            _torch_recurrent(cell, input_size if k == 0 else hidden_size, hidden_size)
+            for k in range(num_layers))
 
     def forward(self, x, hx=None):
         lstm = self.cell == "lstm"
@@ -239,12 +241,8 @@ class RecurrentNet(nn.Module):
             if residual:
                 self.rnn = StackedRecurrent(self.cell, rnn_in, hidden_size, num_layers,
                                             kwargs["dropout"], residual=True)
-            elif self.cell in ("lstm", "gru"):
-                cls = nn.LSTM if self.cell == "lstm" else nn.GRU
-                self.rnn = cls(rnn_in, hidden_size, **kwargs)
             else:
-                nonlin = "relu" if self.cell == "rnn_relu" else "tanh"
-                self.rnn = nn.RNN(rnn_in, hidden_size, nonlinearity=nonlin, **kwargs)
+                self.rnn = _torch_recurrent(self.cell, rnn_in, hidden_size, **kwargs)
             self.drop = nn.Dropout(dropout)
             directions = 2 if bidirectional else 1
             self.readout = nn.Linear(directions * hidden_size, output_size)
