@@ -48,7 +48,7 @@ _FENCE = re.compile(r"^(?P<f>`{3,}|:{3,})\{solution\}[^\n]*\n(?P<body>.*?)^(?P=f
 
 
 def _book_sources() -> list[tuple[Path, str, str]]:
-    """(file, markdown, code) of every page of the book (_toc.yml) that has solutions."""
+    """(file, markdown, code) of every page of the book (_toc.yml) the student edition has."""
     in_book = set(_toc_files()) - set(build_book.STUDENT_EXCLUDE)
     sources = [(p, p.read_text(), "") for p in sorted((ROOT / "book").glob("*.md"))
                if p.relative_to(ROOT).with_suffix("").as_posix() in in_book]
