@@ -5,7 +5,8 @@ deterministically: a fixed list of modules, attributes traversed in sorted order
 docstrings de-duplicated, cleaned with ``inspect.cleandoc`` and normalised to a small
 alphabet (lower case ASCII letters, digits, space, newline and common punctuation).
 It depends on the Python version (docstrings change between releases): ``summary()``
-reports its size and a checksum.
+reports its size and a checksum. The baselines are add-k smoothed character n-grams up
+to trigrams and interpolated Kneser-Ney n-grams up to 5-grams.
 
 Training reads the text by truncated backpropagation through time
 (:func:`truncated_bptt`): ``B`` parallel streams, in windows of ``seq_len`` characters,
@@ -20,6 +21,7 @@ import importlib
 import importlib.util
 import inspect
 import math
+import numbers
 import re
 import unicodedata
 import warnings
@@ -146,6 +148,88 @@ def truncated_bptt(model, stream, seq_len: int = 64, carry_state: bool = True):
             yield F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
+# -- interpolated Kneser-Ney ------------------------------------------------------
+#: Highest Kneser-Ney order the corpus offers (5-grams: four characters of context).
+KN_MAX_ORDER = 5
+#: The discount of a count table with no n-gram counted once (the closed form
+#: n1 / (n1 + 2 n2) would be 0 and leave unseen characters no probability).
+KN_FALLBACK_DISCOUNT = 0.5
+
+
+def _gram_ids(ids: np.ndarray, m: int, V: int) -> np.ndarray:
+    """Base-V numbers of every m-gram of ``ids`` (first character most significant)."""
+    out = np.zeros(len(ids) - m + 1, dtype=np.int64)
+    for j in range(m):
+        out = out * V + ids[j: len(ids) - m + 1 + j]
+    return out
+
+
+class _CountTable:
+    """Counts of one level: gram ids (sorted), their counts, per-context sums, discount."""
+
+    def __init__(self, keys: np.ndarray, counts: np.ndarray, V: int):
+        self.V, self.keys, self.counts = V, keys, counts
+        self.ctx_keys, start, self.ctx_types = np.unique(keys // V, return_index=True,
+                                                         return_counts=True)
+        self.ctx_total = np.add.reduceat(counts, start)
+        n1, n2 = int(np.sum(counts == 1)), int(np.sum(counts == 2))
+        self.discount = n1 / (n1 + 2 * n2) if n1 > 0 else KN_FALLBACK_DISCOUNT
+
+    @staticmethod
+    def _find(sorted_keys, values, query):
+        idx = np.minimum(np.searchsorted(sorted_keys, query), len(sorted_keys) - 1)
+        return np.where(sorted_keys[idx] == query, values[idx], 0)
+
+    def lookup(self, ctx: np.ndarray, targets: np.ndarray):
+        """n(ctx, target), n(ctx) and the number of types after ctx, shaped like targets."""
+        ctx = ctx.reshape(ctx.shape + (1,) * (targets.ndim - ctx.ndim))
+        count = self._find(self.keys, self.counts, ctx * self.V + targets)
+        total = self._find(self.ctx_keys, self.ctx_total, ctx)
+        types = self._find(self.ctx_keys, self.ctx_types, ctx)
+        return count, total, types
+
+
+class _KneserNeyCounts:
+    """The count tables of interpolated Kneser-Ney models of orders 1..max_order.
+
+    ``raw[m]`` counts the m-grams of the text, n(ctx, c); ``continuation[m]`` counts,
+    for each m-gram, the distinct characters that precede it, N1+(. ctx c). A model of
+    order n uses raw[n] and continuation[1..n-1].
+    """
+
+    def __init__(self, ids: np.ndarray, V: int, max_order: int):
+        self.V, self.max_order = V, max_order
+        self.raw, self.continuation = {}, {}
+        for m in range(1, max_order + 1):
+            keys, counts = np.unique(_gram_ids(ids, m, V), return_counts=True)
+            self.raw[m] = _CountTable(keys, counts, V)
+            if m > 1:  # every distinct m-gram adds one predecessor to its (m-1)-suffix
+                keys, counts = np.unique(keys % V ** (m - 1), return_counts=True)
+                self.continuation[m - 1] = _CountTable(keys, counts, V)
+
+    def tables(self, order: int):
+        """The tables of the order-``order`` model, lowest level first."""
+        return [self.continuation[m] for m in range(1, order)] + [self.raw[order]]
+
+    def probabilities(self, order, discounts, ev, positions, targets):
+        """P(targets | the order-1 characters of ``ev`` before each position).
+
+        ``targets`` has shape ``positions.shape`` or ``positions.shape + (K,)``. Every
+        position must have ``order - 1`` characters of history.
+        """
+        V = self.V
+        p = np.full(targets.shape, 1.0 / V)            # the base case: uniform
+        ctx = np.zeros(positions.shape, dtype=np.int64)
+        for m, (table, D) in enumerate(zip(self.tables(order), discounts), start=1):
+            if m > 1:   # the context grows by one character, to the left
+                ctx = ctx + ev[positions - m + 1] * V ** (m - 2)
+            count, total, types = table.lookup(ctx, targets)
+            seen = total > 0
+            safe = np.where(seen, total, 1)
+            p = np.where(seen, (np.maximum(count - D, 0.0) + D * types * p) / safe, p)
+        return p
+
+
 class CharCorpus:
     """Character-level corpus of standard-library docstrings with baselines.
 
@@ -160,6 +244,9 @@ class CharCorpus:
     smoothed character n-grams, P(c given ctx) = (n(ctx, c) + k) / (n(ctx) + k V), with
     k chosen on a development slice of the training documents, then refitted on all of
     train, and scored on the same validation positions (from the third character on).
+    ``kneser_ney_baselines()`` adds interpolated Kneser-Ney models of orders 1 to 5,
+    scored at the same positions (:meth:`kneser_ney_loss` gives the formulas); they are
+    kept out of ``baselines()``, whose four keys the chapters draw and assert on.
 
     The corpus is a :class:`~rnn_tutor.tasks.BatchSource`: :meth:`training_losses`
     reads the training split by :func:`truncated_bptt`, :meth:`evaluation_data` is the
@@ -370,6 +457,180 @@ class CharCorpus:
         check_choice(unit, ("nats", "bits", "perplexity"), "unit")
         conv = {"nats": lambda v: v, "bits": lambda v: v / LN2, "perplexity": math.exp}[unit]
         return {name: conv(v) for name, v in self._baselines.items()}
+
+    # -- interpolated Kneser-Ney baselines ---------------------------------------------
+    def _ids(self, ids, name: str, default: np.ndarray, minimum: int) -> np.ndarray:
+        """``ids`` as a 1-D int64 array of character ids (``default`` if None), checked."""
+        if ids is None:
+            return default
+        arr = np.asarray(ids)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer)
+                                       and arr.dtype != bool):
+            raise TypeError(f"{name} must be a 1-D array of integer character ids (e.g. "
+                            f"corpus.encode(text)); got {type(ids).__name__} of dtype "
+                            f"{arr.dtype}")
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D array of character ids; got shape "
+                             f"{arr.shape}")
+        if len(arr) < minimum:
+            raise ValueError(f"{name} must hold at least {minimum} characters; got "
+                             f"{len(arr)}")
+        if arr.min() < 0 or arr.max() >= self.vocab_size:
+            raise ValueError(f"{name} ids must lie in 0..{self.vocab_size - 1}; got range "
+                             f"{arr.min()}..{arr.max()}")
+        return arr.astype(np.int64)
+
+    @staticmethod
+    def _kn_order(order) -> int:
+        order = check_positive_int(order, "order")
+        if order > KN_MAX_ORDER:
+            raise ValueError(f"order must be 1, 2, 3, 4 or {KN_MAX_ORDER} (the Kneser-Ney "
+                             f"orders offered); got {order}")
+        return order
+
+    @staticmethod
+    def _kn_discounts(discount, order: int):
+        """None, or one discount per level 1..order, each checked to lie in (0, 1]."""
+        if discount is None:
+            return None
+        expected = (f"discount must be None (the closed-form estimate), a number in (0, 1] "
+                    f"or a sequence of {order} such numbers (D_1 .. D_{order})")
+        if isinstance(discount, numbers.Real) and not isinstance(discount, bool):
+            values = (discount,) * order
+        elif isinstance(discount, (str, bytes)) or not hasattr(discount, "__len__"):
+            raise TypeError(f"{expected}; got {discount!r} ({type(discount).__name__})")
+        else:
+            values = tuple(discount)
+            if len(values) != order:
+                raise ValueError(f"{expected}; got {len(values)} numbers")
+        for d in values:
+            if not isinstance(d, numbers.Real) or isinstance(d, bool):
+                raise TypeError(f"{expected}; got {d!r} ({type(d).__name__})")
+            if not (0.0 < float(d) <= 1.0):
+                raise ValueError(f"{expected}; got {float(d)!r}")
+        return tuple(float(d) for d in values)
+
+    @functools.cached_property
+    def _kn_train_counts(self) -> _KneserNeyCounts:
+        return _KneserNeyCounts(self.train_ids, self.vocab_size, KN_MAX_ORDER)
+
+    def _kn_fitted(self, order, discount, fit):
+        order = self._kn_order(order)
+        discounts = self._kn_discounts(discount, order)
+        if fit is None:
+            counts = self._kn_train_counts
+        else:
+            counts = _KneserNeyCounts(self._ids(fit, "fit", self.train_ids, order),
+                                      self.vocab_size, order)
+        return order, discounts, counts
+
+    @staticmethod
+    def _level_discounts(counts, order: int, discounts) -> list:
+        if discounts is not None:
+            return list(discounts[:order])
+        return [t.discount for t in counts.tables(order)]
+
+    def _kn_scores(self, order, discount, fit, evaluate, every_character: bool):
+        order, discounts, counts = self._kn_fitted(order, discount, fit)
+        ev = self._ids(evaluate, "evaluate", self.valid_ids, 3)
+        V = self.vocab_size
+        out = np.empty((len(ev) - 2, V) if every_character else len(ev) - 2)
+        # positions 2, 3, .. with fewer than order - 1 characters before them use the
+        # model of the highest order their history allows
+        for t in range(2, len(ev)):
+            k = min(order, t + 1)
+            positions = np.arange(t, len(ev)) if k == order else np.array([t])
+            targets = (np.broadcast_to(np.arange(V), (len(positions), V))
+                       if every_character else ev[positions])
+            out[positions - 2] = counts.probabilities(
+                k, self._level_discounts(counts, k, discounts), ev, positions, targets)
+            if k == order:
+                break
+        return out
+
+    def kneser_ney_loss(self, order: int, discount=None, fit=None, evaluate=None) -> float:
+        """Cross-entropy (nats/char) of an interpolated Kneser-Ney character n-gram model.
+
+        ``order`` is 1..5 (a 5-gram reads four characters of context). Fitted on ``fit``
+        ids (default train), scored on ``evaluate`` ids (default validation) at positions
+        2.. exactly like :meth:`ngram_loss`; a position with fewer than ``order - 1``
+        characters before it (only positions 2 and 3, for orders 4 and 5) is scored by
+        the model of the highest order its history allows.
+
+        Interpolated Kneser-Ney (Kneser and Ney 1995; Chen and Goodman 1999, one
+        discount per level). Write h for the n - 1 characters before the target c and
+        h' for h without its oldest character. The top level (m = n) uses raw counts
+        n(h c)::
+
+            P_n(c | h) = max(n(h c) - D_n, 0) / n(h .)
+                         + D_n * N(h .) / n(h .) * P_{n-1}(c | h')
+
+        where n(h .) is the number of times h is followed by a character and N(h .) the
+        number of distinct characters that follow it. The lower levels m = 1 .. n-1 use
+        continuation counts instead: n'(g c), the number of distinct characters seen
+        just before the m-gram g c; the same formula holds with n' for n, where n'(g .)
+        is the sum over c of n'(g c) and N'(g .) the number of c with n'(g c) > 0. The
+        base case P_0 is uniform, 1/V. A context never counted at a level passes the
+        level below through unchanged. With 0 < D_m <= 1 every level's probabilities
+        over the V characters sum to 1.
+
+        Discounts: the closed-form estimate D_m = n1 / (n1 + 2 n2) of Ney, Essen and
+        Kneser (1994), computed per level on the counts that level uses (raw for the
+        top, continuation below), where n1 and n2 are the numbers of m-grams counted
+        exactly once and twice. They are not tuned on data. A level with no m-gram
+        counted once (here the unigram level: all 60 characters are frequent) uses
+        ``KN_FALLBACK_DISCOUNT`` = 0.5. ``discount`` overrides them: one number in
+        (0, 1] for every level, or a sequence D_1 .. D_order.
+
+        Parameters
+        ----------
+        order : int
+            1 to 5.
+        discount : None, float or sequence of float
+            None for the closed-form estimates (see :meth:`kneser_ney_discounts`).
+        fit, evaluate : array of int, optional
+            Character ids (default: the training and the validation split).
+
+        Returns
+        -------
+        float
+            The mean of -ln P(c_t | history) over the scored positions.
+        """
+        p = self._kn_scores(order, discount, fit, evaluate, every_character=False)
+        return float(-np.mean(np.log(p)))
+
+    def kneser_ney_probabilities(self, order: int, discount=None, fit=None,
+                                 evaluate=None) -> np.ndarray:
+        """The Kneser-Ney model's next-character distributions at the scored positions.
+
+        Same model and positions as :meth:`kneser_ney_loss`: row i is the distribution
+        of character ``i + 2`` of ``evaluate`` (default validation) over the vocabulary,
+        given the characters before it. Returns an array of shape
+        ``(len(evaluate) - 2, vocab_size)`` whose rows sum to 1.
+        """
+        return self._kn_scores(order, discount, fit, evaluate, every_character=True)
+
+    def kneser_ney_discounts(self, order: int, fit=None) -> tuple:
+        """The closed-form discounts D_1 .. D_order the order-``order`` model uses."""
+        order, _, counts = self._kn_fitted(order, None, fit)
+        return tuple(self._level_discounts(counts, order, None))
+
+    @functools.cached_property
+    def _kn_baselines(self) -> dict:
+        return {f"kneser-ney {n}-gram": self.kneser_ney_loss(n)
+                for n in range(1, KN_MAX_ORDER + 1)}
+
+    def kneser_ney_baselines(self, unit: str = "nats") -> dict:
+        """Validation loss of the interpolated Kneser-Ney models of orders 1 to 5.
+
+        Keys "kneser-ney 1-gram" .. "kneser-ney 5-gram"; fitted on train with the
+        closed-form discounts (:meth:`kneser_ney_loss`), scored at the same validation
+        positions as :meth:`baselines`. ``unit`` is "nats" (per char), "bits" (per
+        char) or "perplexity".
+        """
+        check_choice(unit, ("nats", "bits", "perplexity"), "unit")
+        conv = {"nats": lambda v: v, "bits": lambda v: v / LN2, "perplexity": math.exp}[unit]
+        return {name: conv(v) for name, v in self._kn_baselines.items()}
 
     @property
     def baseline(self) -> float:
