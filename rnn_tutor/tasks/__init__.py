@@ -23,6 +23,7 @@ TemporalOrder          the order of two marked symbols             ln 4
 Agreement              the subject's number across attractors      ln 2
 LateSentiment          (needs the right-hand context)              ln 2
 SequentialDigits       an 8x8 digit read row/pixel-wise            H(class prior)
+SpelledNumbers         "twelve thousand forty" -> 1 2 0 4 0 EOS    input-blind writer
 CharCorpus             stdlib docstrings, character-level          n-gram baselines
 =====================  ==========================================  ==================
 """
@@ -32,9 +33,11 @@ from ._base import (Batch, BatchSource, Task, as_rng, describe_nats, empirical_b
 from .corpus import ALPHABET, DEFAULT_MODULES, CharCorpus, stdlib_docstrings, truncated_bptt
 from .digits import SequentialDigits
 from .language import Agreement, LateSentiment
+from .spelled import SpelledNumbers, number_words
 from .synthetic import AddingProblem, CopyTask, Latch, TemporalOrder
 
 __all__ = ["Batch", "Task", "BatchSource", "truncated_bptt", "as_rng", "describe_nats",
            "empirical_baseline", "nats_to_bits", "perplexity", "AddingProblem", "CopyTask",
            "Latch", "TemporalOrder", "Agreement", "LateSentiment", "SequentialDigits",
+           "SpelledNumbers", "number_words",
            "CharCorpus", "stdlib_docstrings", "ALPHABET", "DEFAULT_MODULES"]
