@@ -8,8 +8,9 @@ gradient checks), ``tasks`` (sequence tasks and their baselines), ``models`` and
 ``train`` (PyTorch models and the training loop), ``showdown`` (chapter 10's
 four cells on four memory tasks under one CPU budget), ``depth`` (stacked networks and
 the gradient over layers and time, chapter 11), ``bidirectional`` (taggers, the
-bidirectional language model that cheats, chapter 12), ``cliff`` (the one-unit loss wall of
-chapter 6), ``plots`` and ``diagrams`` (figures and structure diagrams), ``explorer`` (the
+bidirectional language model that cheats, chapter 12), ``seq2seq`` (masks,
+packing, encoder-decoder networks, attention, greedy and beam decoding, chapter 13),
+``cliff`` (the one-unit loss wall of chapter 6), ``plots`` and ``diagrams`` (figures and structure diagrams), ``explorer`` (the
 gradient explorer's numbers), ``explorer_views`` (its figures and static book sliders),
 ``gates`` (a trained LSTM's gates over time, chapter 8) and ``widgets`` (live ipywidgets
 front ends; static sliders in the book build), ``concat`` (the tutorials'
