@@ -179,16 +179,22 @@ class EncoderDecoder(nn.Module):
         greedy). Returns logits ``(steps, B, V)``, the tokens chosen ``(steps, B)`` and the
         attention weights ``(steps, B, S)`` (None without attention).
         """
+        steps = check_positive_int(steps, "steps")
+        if targets is not None and targets.shape[0] < steps:
+            raise ValueError(f"teacher forcing needs a target for every step: {steps} steps, "
+                             f"targets of shape {tuple(targets.shape)}")
         memory = self.encode(source, lengths)
         d = memory["final"]
         previous = torch.full((source.shape[1],), BOS, dtype=torch.long, device=source.device)
         logits, chosen, weights = [], [], []
-        for t in range(check_positive_int(steps, "steps")):
+        for t in range(steps):
             out, d, w = self.step(previous, d, memory)
-            token = out.detach().clone()
-            token[:, [PAD, BOS]] = float("-inf")      # never written: not outputs
-            token = token.argmax(-1)
-            logits.append(out), chosen.append(token), weights.append(w)
+            writable = out.detach().clone()
+            writable[:, [PAD, BOS]] = float("-inf")     # never outputs, so never written
+            token = writable.argmax(-1)
+            logits.append(out)
+            chosen.append(token)
+            weights.append(w)
             previous = targets[t] if targets is not None else token
         return (torch.stack(logits), torch.stack(chosen),
                 torch.stack(weights) if self.attention else None)
