@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 import rnn_tutor
-from rnn_tutor import bidirectional, depth, models, showdown, tasks
+from rnn_tutor import bidirectional, depth, models, seq2seq, showdown, tasks
 from rnn_tutor.train import GradientExplosionWarning, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -369,9 +369,55 @@ def bidirectional_experiment(seed):
     return rows, claims
 
 
+#: Chapter 13's experiment: the plain encoder-decoder against attention, by output length.
+SEQ2SEQ = dict(digits=(1, 10), hidden=64, steps=2000, test_size=2000, beam_size=4)
+
+
+def seq2seq_experiment(seed):
+    """Encoder-decoder networks (chapter 13): the bottleneck and attention.
+
+    SpelledNumbers (numbers of 1 to 10 digits written in English words, to be written as
+    digits): a plain GRU encoder-decoder (the context is the encoder's final state) and the
+    same network with additive attention (H = 64, embedding 16, Adam lr 5e-3, gradient norm
+    clipped at 1, 2000 steps of 64 numbers, teacher forcing; the chapter trains 600).
+    Sequence accuracy on 2000 held-out numbers by number of digits, greedy decoding, and
+    beam search (4 prefixes): the curves behind the chapter's figure, with a larger budget.
+    """
+    spec = SEQ2SEQ
+    task = tasks.SpelledNumbers(spec["digits"])
+    test = task.sample(spec["test_size"], seed=10_000 + seed)
+    curves = {}
+    rows = []
+    for label, attention in (("plain encoder-decoder", False), ("with attention", True)):
+        model = seq2seq.EncoderDecoder(task.input_size, task.output_size, spec["hidden"],
+                                       attention=attention, seed=seed)
+        h = train(model, task, steps=spec["steps"], batch_size=64, lr=5e-3, clip_norm=1.0,
+                  seed=seed, progress=False, eval_size=1000)
+        greedy = seq2seq.accuracy_by_length(model, task, test)
+        beam = seq2seq.accuracy_by_length(model, task, test, beam_size=spec["beam_size"])
+        curves[attention] = greedy
+        rows.append(_row("seq2seq", label, seed, h, baseline=task.baseline,
+                         metric="teacher-forced eval nats/token; accuracy = whole numbers right (greedy)",
+                         digits=greedy["digits"].tolist(),
+                         accuracy_by_digits=[round(float(a), 4) for a in greedy["accuracy"]],
+                         beam_accuracy_by_digits=[round(float(a), 4) for a in beam["accuracy"]]))
+
+    def longest(c):
+        keep = c["digits"] >= c["digits"].max() - 2
+        return float(np.average(c["accuracy"][keep], weights=c["count"][keep]))
+
+    plain, attentive = curves[False], curves[True]
+    claims = [("attention beats the plain encoder-decoder by > 0.5 on the 3 longest lengths",
+               longest(attentive) > longest(plain) + 0.5),
+              (REPORTED + "the plain encoder-decoder falls with length: 10 digits < 1 digit - 0.5",
+               plain["accuracy"][-1] < plain["accuracy"][0] - 0.5)]
+    return rows, claims
+
+
 EXPERIMENTS = {"adding": adding, "copy": copy, "agreement": agreement, "charlm": charlm,
                "kneser_ney": kneser_ney_experiment, "exploding": exploding, "showdown": showdown_experiment,
-               "depth": depth_experiment, "bidirectional": bidirectional_experiment}
+               "depth": depth_experiment, "bidirectional": bidirectional_experiment,
+               "seq2seq": seq2seq_experiment}
 
 
 # -- reporting ----------------------------------------------------------------
@@ -399,6 +445,23 @@ def _success_table(rows) -> list:
                 cells.append(f"{sum(hits)}/{len(hits)}")
             lines.append(f"| {cell} | " + " | ".join(cells) + " |")
         lines.append("")
+    return lines
+
+
+def _digits_table(rows) -> list:
+    """For seq2seq rows: whole numbers right by number of digits, greedy and beam."""
+    rows = [r for r in rows if "accuracy_by_digits" in r]
+    if not rows:
+        return []
+    digits = rows[0]["digits"]
+    lines = ["", "Held-out numbers written exactly right, by number of digits (greedy; beam "
+             "of 4 in brackets):", "",
+             "| model | seed | " + " | ".join(str(n) for n in digits) + " |",
+             "|---|---|" + "---|" * len(digits)]
+    for r in rows:
+        cells = " | ".join(f"{g:.2f} ({b:.2f})" for g, b in
+                           zip(r["accuracy_by_digits"], r["beam_accuracy_by_digits"]))
+        lines.append(f"| {r['model']} | {r['seed']} | {cells} |")
     return lines
 
 
@@ -447,6 +510,7 @@ def markdown(result) -> str:
                                                       else "")]
                 break
         lines += _success_table(exp["rows"])
+        lines += _digits_table(exp["rows"])
         stops = [r for r in exp["rows"] if r.get("stopped")]
         if stops:
             lines += ["", "Why the detector stopped:", ""]
