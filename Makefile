@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # apt needs root; elsewhere sudo is used when present.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: setup browser book student test test-fast bench stress reproduce claims clean
+.PHONY: setup browser assets book student test test-fast bench stress reproduce claims clean
 
 setup: $(STAMP)
 
@@ -21,17 +21,31 @@ browser:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium chromium-driver; }
 
-book: setup
+# Build-time JavaScript for the book's assets (book/_ext/offline_assets.py bundles plotly.js
+# with only the trace types the book draws, and keeps only the icons its pages show): the
+# exact versions of package-lock.json, from the npm registry; Debian's Node.js if npm is
+# missing.
+NPM_STAMP := node_modules/.installed
+
+assets: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y nodejs npm; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+book: setup assets
 	$(BIN)/python scripts/build_book.py
 
-student: setup
+student: setup assets
 	$(BIN)/python scripts/build_book.py --student
 
 # Two pytest workers on two cores: one BLAS/OpenMP thread each, or torch's idle threads
 # spin-wait against the other worker and every step slows down many times over.
 PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadscope
 
-test: setup browser grading-setup
+test: setup browser grading-setup assets
 	$(BIN)/python scripts/build_book.py
 	$(BIN)/python scripts/build_book.py --student
 	$(PYTEST) tests
