@@ -118,7 +118,7 @@ class SpelledNumbers(Task):
             loss += mass * float(-(p * np.log(p)).sum())
             accuracy += mass * float(p.max())
             weight += mass
-        return loss / weight, accuracy / weight
+        return float(loss / weight), float(accuracy / weight)
 
     def _generate(self, batch_size, rng):
         n = rng.integers(self.low, self.high + 1, size=batch_size)
