@@ -148,6 +148,13 @@ def truncated_bptt(model, stream, seq_len: int = 64, carry_state: bool = True):
             yield F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
 
+def _in_unit(losses: dict, unit: str) -> dict:
+    """Losses in nats per character converted to "nats", "bits" (per char) or "perplexity"."""
+    check_choice(unit, ("nats", "bits", "perplexity"), "unit")
+    conv = {"nats": lambda v: v, "bits": lambda v: v / LN2, "perplexity": math.exp}[unit]
+    return {name: conv(v) for name, v in losses.items()}
+
+
 # -- interpolated Kneser-Ney ------------------------------------------------------
 #: Highest Kneser-Ney order the corpus offers (5-grams: four characters of context).
 KN_MAX_ORDER = 5
@@ -454,9 +461,7 @@ class CharCorpus:
 
         ``unit`` is "nats" (per char), "bits" (per char) or "perplexity".
         """
-        check_choice(unit, ("nats", "bits", "perplexity"), "unit")
-        conv = {"nats": lambda v: v, "bits": lambda v: v / LN2, "perplexity": math.exp}[unit]
-        return {name: conv(v) for name, v in self._baselines.items()}
+        return _in_unit(self._baselines, unit)
 
     # -- interpolated Kneser-Ney baselines ---------------------------------------------
     def _ids(self, ids, name: str, default: np.ndarray, minimum: int) -> np.ndarray:
@@ -628,9 +633,7 @@ class CharCorpus:
         positions as :meth:`baselines`. ``unit`` is "nats" (per char), "bits" (per
         char) or "perplexity".
         """
-        check_choice(unit, ("nats", "bits", "perplexity"), "unit")
-        conv = {"nats": lambda v: v, "bits": lambda v: v / LN2, "perplexity": math.exp}[unit]
-        return {name: conv(v) for name, v in self._kn_baselines.items()}
+        return _in_unit(self._kn_baselines, unit)
 
     @property
     def baseline(self) -> float:
