@@ -4,6 +4,7 @@
   bounds and a marker where it overflowed, became NaN or underflowed;
 - :func:`eigenvalue_spec` / :func:`eigenvalue_figure`: the eigenvalues of W_hh (each gate
   block) in the complex plane, with the unit circle;
+- :func:`live_explorer_spec`: both, side by side in one figure (the live explorer's);
 - :func:`scalar_spec` / :func:`scalar_figure`: the scalar case ``|w|^t``;
 - :func:`static_explorer` and :func:`static_scalar_explorer`: the same views for the
   static book, with one precomputed frame per slider position (built on
@@ -31,6 +32,7 @@ from .explorer import (ACTIVATION_CHOICES, CELL_CHOICES, SCALE_RANGE, Exploratio
 from .plots import FigureSpec, slider_frames
 
 __all__ = ["profile_spec", "profile_figure", "eigenvalue_spec", "eigenvalue_figure",
+           "live_explorer_spec",
            "scalar_spec", "scalar_figure", "static_explorer", "static_scalar_explorer",
            "static_cell_explorer", "FORGET_BIASES"]
 
@@ -200,17 +202,35 @@ def _title(text: str, size: int = 13, **kw) -> dict:
     return dict(text=text, font=dict(size=size), **kw)
 
 
-def profile_spec(res: Exploration, height: int = 380) -> FigureSpec:
-    """:func:`profile_figure` as plain data."""
-    y_range = _profile_y_range([res])
+def _data_y_range(res: Exploration) -> list:
+    """A y range (log10 units) for the profile and its clipped version, holding 10^0."""
+    return _log_range(_log10(res.profile),
+                      _log10(res.clipped) if res.clipped is not None else [])
+
+
+def profile_spec(res: Exploration, height: int = 380, y_range=None) -> FigureSpec:
+    """:func:`profile_figure` as plain data.
+
+    ``y_range`` (log10 units) defaults to the data's: the profile and its clipped version,
+    padded, and always holding 10^0 (where the profile starts).
+    """
+    if y_range is None:
+        y_range = _data_y_range(res)
     xaxis, yaxis = _profile_axes(res.T, y_range)
     return FigureSpec(data=_profile_traces(res, y_range), layout=dict(
         _LAYOUT, xaxis=xaxis, yaxis=yaxis, height=height, title=_title(res.verdict.text)))
 
 
-def profile_figure(res: Exploration, height: int = 380) -> go.Figure:
-    """The gradient profile of ``res`` against k, with its bounds, on a log axis."""
-    return profile_spec(res, height).figure()
+def profile_figure(res: Exploration, height: int = 380, y_range=None) -> go.Figure:
+    """The gradient profile of ``res`` against k, with its bounds, on a log axis.
+
+    The y axis spans the data unless ``y_range`` (log10 units, ``[low, high]``) is given.
+    """
+    return profile_spec(res, height, y_range).figure()
+
+
+def _eigen_title(res: Exploration) -> str:
+    return f"W_hh: spectral radius {res.radius:.3g}, largest singular value {res.sigma:.3g}"
 
 
 def eigenvalue_spec(res: Exploration, height: int = 380) -> FigureSpec:
@@ -220,13 +240,36 @@ def eigenvalue_spec(res: Exploration, height: int = 380) -> FigureSpec:
     xaxis.update(constrain="domain")          # keep the range; make the box square
     return FigureSpec(data=_flat(_eigen_traces(res)), layout=dict(
         _LAYOUT, height=height, xaxis=xaxis, yaxis=yaxis,
-        title=_title(f"W_hh: spectral radius {res.radius:.3g}, largest singular value "
-                     f"{res.sigma:.3g}")))
+        title=_title(_eigen_title(res))))
 
 
 def eigenvalue_figure(res: Exploration, height: int = 380) -> go.Figure:
     """The eigenvalues of W_hh (each gate block) in the complex plane, with the unit circle."""
     return eigenvalue_spec(res, height).figure()
+
+
+def live_explorer_spec(res: Exploration, y_range=None, width: int = 880,
+                       height: int = 420) -> FigureSpec:
+    """The live explorer's figure: the profile (left) and the eigenvalues of W_hh (right).
+
+    One figure rather than two, and no title or annotation (the live explorer prints the
+    verdict and the spectrum above it), so that a control change is one quick redraw in
+    the browser; traces with no data stay out of the legend. The gradient axis spans the
+    data unless ``y_range`` (log10 units) is given; the eigenvalue axes hold the slider's
+    largest scale.
+    """
+    if y_range is None:
+        y_range = _data_y_range(res)
+    xaxis, yaxis = _profile_axes(res.T, y_range)
+    xaxis2, yaxis2 = _eigen_axes(_eigen_limit([res]))
+    data = _profile_traces(res, y_range) + _flat(_eigen_traces(res, xaxis="x2", yaxis="y2"))
+    for trace in data:
+        trace["showlegend"] = len(trace["y"]) > 0
+    return FigureSpec(data=data, layout=dict(
+        _LAYOUT, width=width, height=height, margin=dict(l=75, r=20, t=20, b=90),
+        xaxis=dict(xaxis, domain=[0, 0.55]), yaxis=yaxis,
+        xaxis2=dict(xaxis2, domain=[0.67, 1], anchor="y2", constrain="domain"),
+        yaxis2=dict(yaxis2, anchor="x2", scaleanchor="x2", scaleratio=1)))
 
 
 _SCALAR_REFERENCES = (0.9, 1.1)
@@ -258,12 +301,11 @@ def _scalar_title(w: float, T: int) -> str:
 
 
 def scalar_spec(w: float = 0.9, T: int = 100, height: int = 350, y_range=None) -> FigureSpec:
-    """:func:`scalar_figure` as plain data (``y_range`` in log10 units, or automatic)."""
+    """:func:`scalar_figure` as plain data (``y_range`` in log10 units; by default the
+    data's: ``|w|^t`` and the two references)."""
     traces = _flat(_scalar_traces(w, T))
     if y_range is None:
-        # Holds w^t for every w the live slider offers (0.5 to 1.5) and this w.
-        slider_range = _log_range(include=(T * math.log10(0.5), T * math.log10(1.5)))
-        y_range = _log_range(*(t["y"] for t in traces), include=slider_range)
+        y_range = _log_range(*(t["y"] for t in traces))
     layout = _scalar_layout(T, y_range, height)
     layout["title"] = _title(_scalar_title(w, T))
     return FigureSpec(data=traces, layout=layout)

@@ -15,16 +15,15 @@ the first in the book (built by :func:`rnn_tutor.plots.slider_figure`).
 ``live_text(text, controls)`` shows text recomputed from a few controls (chapter 3's
 samples); the book, with no kernel, shows the text for the starting values.
 
-How the figures update: each view is an ``ipywidgets.Output`` whose ``outputs`` are
-replaced (never ``with output:`` or ``clear_output``: under a headless executor such as
-nbclient, output captured that way makes the executor send widget state back on the
-kernel's shell channel while it waits on that channel for the cell's reply, and about one
-run in eight then waits out the whole cell timeout; measured by ``make stress``) by the figure's MIME bundle from :func:`rnn_tutor.plots.mime_bundle` (plotly
-JSON, drawn natively by JupyterLab and VS Code, plus an HTML fallback). This needs no
-extension beyond what ipywidgets and plotly install; plotly's ``FigureWidget`` would need
-the extra ``anywidget`` package and does not render in the static book. One update
-(T=200, H=64: profile, eigenvalues and both figures) takes a few milliseconds in Python
-(see ``scripts/bench.py``); the front end then redraws the two small plots.
+How the figures update: each figure is a :class:`rnn_tutor.live_figure.LiveFigure`, drawn
+once and then redrawn in place by ``Plotly.react`` in the browser (one message per
+control change; the browser skips to the newest figure when changes come faster than it
+draws). The explorers never touch an ``ipywidgets.Output`` for figures (under a headless
+executor such as nbclient, output captured with ``with output:`` or ``clear_output`` made
+about one run in eight wait out the whole cell timeout; measured by ``make stress``).
+ipywidgets itself sends a slider's next value only once the kernel has handled the last
+one, so the kernel never falls behind a drag either. ``scripts/bench_lab.py`` measures
+key press to redrawn plot in a real JupyterLab.
 """
 
 from __future__ import annotations
@@ -36,28 +35,30 @@ import numbers
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
+from plotly.basedatatypes import BasePlotlyType
 
 from . import explorer as ex, explorer_views as views
 from .validate import check_positive_int
 from .book_build import in_book_build
+from .live_figure import LiveFigure
 from .plots import FigureSpec, mime_bundle, slider_figure
 
-__all__ = ["GradientExplorer", "ScalarExplorer", "SliderExplorer", "StaticStandIn",
-           "gradient_explorer", "scalar_explorer", "slider_explorer", "LiveText", "live_text"]
+__all__ = ["GradientExplorer", "ScalarExplorer", "SliderExplorer",
+           "StaticStandIn", "gradient_explorer", "scalar_explorer", "slider_explorer",
+           "LiveText", "live_text"]
 
 _WIDE = W.Layout(width="420px")
-_HEIGHT = 380                       # pixels, of each live figure
 _STYLE = {"description_width": "140px"}
 
 
-def _display_data(fig: go.Figure | FigureSpec) -> dict:
-    """An Output widget entry showing a figure (plotly JSON and an HTML fallback)."""
-    bundle = mime_bundle(fig, book=False)
-    # With plotly's "responsive" mode, JupyterLab drew the first plot in a sized flex
-    # box with height 0 (checked in JupyterLab 4.6 with headless Chromium); without it
-    # the plot takes its layout height and the box's width.
-    bundle["application/vnd.plotly.v1+json"].setdefault("config", {})["responsive"] = False
-    return {"output_type": "display_data", "data": bundle, "metadata": {}}
+def _trace_dicts(traces) -> list[dict]:
+    """Traces as plain dicts (``go.Scatter`` objects or dicts in plotly's schema)."""
+    return [t.to_plotly_json() if isinstance(t, BasePlotlyType) else dict(t) for t in traces]
+
+
+def _trace_dicts(traces) -> list[dict]:
+    """Traces as plain dicts (``go.Scatter`` objects or dicts in plotly's schema)."""
+    return [t.to_plotly_json() if isinstance(t, BasePlotlyType) else dict(t) for t in traces]
 
 
 class _Explorer:
@@ -88,18 +89,22 @@ class GradientExplorer(_Explorer):
     ----------
     controls : dict of str -> ipywidgets widget
         ``scale``, ``T``, ``hidden_size``, ``activation``, ``init``, ``cell``,
-        ``scale_by``, ``forget_bias``, ``input_scale``, ``seed``, ``clip_on`` and
-        ``clip``. Setting ``controls[name].value`` recomputes every view.
+        ``scale_by``, ``forget_bias``, ``input_scale``, ``seed``, ``clip_on``, ``clip``
+        and ``freeze_axis``. Setting ``controls[name].value`` recomputes every view.
+        The gradient axis follows the data unless ``freeze_axis`` is on, which keeps the
+        range shown when it was switched on (to compare settings on one scale).
     result : rnn_tutor.explorer.Exploration
-        What the views currently show.
-    specs : dict
-        The current figures as plotly dicts: ``"profile"`` and ``"eigenvalues"``.
+        What the figure currently shows.
+    spec : rnn_tutor.plots.FigureSpec
+        The current figure as plotly data
+        (:func:`rnn_tutor.explorer_views.live_explorer_spec`): the gradient profile
+        (traces on axes x, y) and the eigenvalues of W_hh (on x2, y2).
     verdict : ipywidgets.HTML
         The one-line verdict.
-    views : dict of str -> ipywidgets.Output
-        Where the figures are drawn.
+    view : rnn_tutor.live_figure.LiveFigure
+        Where the figure is drawn.
     widget : ipywidgets.VBox
-        Controls, verdict and views together.
+        Controls, verdict and figure together.
     """
 
     def __init__(self, scale=1.0, T=200, hidden_size=64, activation="tanh",
@@ -144,6 +149,8 @@ class GradientExplorer(_Explorer):
             "clip": W.FloatLogSlider(value=10 ** clip_exp, base=10, min=min(-2.0, clip_exp),
                                      max=max(2.0, clip_exp), step=0.05,
                                      description="clip threshold"),
+            "freeze_axis": W.Checkbox(value=False, indent=False,
+                                      description="freeze the gradient axis"),
         }
         for control in c.values():
             if isinstance(control, W.ToggleButtons):
@@ -153,23 +160,20 @@ class GradientExplorer(_Explorer):
             if isinstance(control, (W.FloatSlider, W.FloatLogSlider, W.IntSlider)):
                 control.layout = _WIDE
         self.verdict = W.HTML()
-        # Explicit heights: a plot drawn before its box has a size would get height 0.
-        self.views = {"profile": W.Output(layout=W.Layout(flex="3 1 0%", min_width="380px",
-                                                          min_height=f"{_HEIGHT}px")),
-                      "eigenvalues": W.Output(layout=W.Layout(flex="2 1 0%", min_width="300px",
-                                                              min_height=f"{_HEIGHT}px"))}
-        left = W.VBox([c["scale"], c["T"], c["hidden_size"], c["input_scale"], c["seed"]])
+        self.spec = self.result = None
+        self._compute()
+        self.view = LiveFigure(self.spec)
+        self.verdict.value = _verdict_html(self.result)
+        left = W.VBox([c["scale"], c["T"], c["hidden_size"], c["input_scale"], c["seed"],
+                       c["freeze_axis"]])
         right = W.VBox([c["activation"], c["init"], c["scale_by"], c["cell"],
                         c["forget_bias"], W.HBox([c["clip_on"], c["clip"]])])
         self.widget = W.VBox([
             W.HBox([left, right], layout=W.Layout(flex_flow="row wrap")),
             self.verdict,
-            W.HBox(list(self.views.values()), layout=W.Layout(flex_flow="row wrap")),
+            self.view,
         ])
-        self.specs = {}
-        self.result = None
         self._observe_all()
-        self.update()
 
     def settings(self) -> dict:
         """The current controls as keyword arguments of :func:`rnn_tutor.explorer.explore`."""
@@ -181,34 +185,37 @@ class GradientExplorer(_Explorer):
         return kw
 
     def update(self):
-        """Recompute every view from the controls (called on every control change)."""
+        """Recompute the figure and the verdict (called on every control change)."""
+        self._compute()
+        self.view.show(self.spec)                                   # the plot first
+        self.verdict.value = _verdict_html(self.result)
+
+    def _compute(self):
         kw = self.settings()
         c = self.controls
-        gated = kw["cell"] != "rnn"
         # Widgets that do not apply are greyed out, not hidden, so the layout stays put.
-        c["activation"].disabled = gated
+        c["activation"].disabled = kw["cell"] != "rnn"
         c["forget_bias"].disabled = kw["cell"] != "lstm"
         c["clip"].disabled = not c["clip_on"].value
-        # LSTM/GRU steps cost about 10x an RNN step: recompute when the slider is
-        # released rather than on every pixel of a drag.
-        for name in ("scale", "T"):
-            c[name].continuous_update = not gated
+        y_range = (self.spec["layout"]["yaxis"]["range"]
+                   if c["freeze_axis"].value and self.spec is not None else None)
         self.result = ex.explore(**kw)
-        self.specs = {"profile": views.profile_spec(self.result, _HEIGHT),
-                      "eigenvalues": views.eigenvalue_spec(self.result, _HEIGHT)}
-        self.specs["profile"]["layout"]["title"]["text"] = ""    # the verdict says it
-        self.verdict.value = _verdict_html(self.result.verdict)
-        for name, spec in self.specs.items():
-            self.views[name].outputs = (_display_data(spec),)
+        # A fixed width: plotly sizes a plot by its box when it is first drawn, and a
+        # widget's box may not have a size yet (plotly would then take 700 px).
+        self.spec = views.live_explorer_spec(self.result, y_range, width=880)
 
 
 _KIND_COLOR = {"vanishing": "#1f5fa8", "stable": "#2a7a2a", "exploding": "#b22222"}
 
 
-def _verdict_html(verdict: ex.Verdict) -> str:
+def _verdict_html(res: ex.Exploration) -> str:
+    """The verdict (coloured by kind) and, below it, the spectrum of W_hh."""
+    verdict = res.verdict
     return (f'<div style="font-size:15px; padding:4px 0"><b style="color:'
             f'{_KIND_COLOR[verdict.kind]}">{html.escape(verdict.kind)}</b> \u2014 '
-            f'{html.escape(verdict.text.split(": ", 1)[-1])}</div>')
+            f'{html.escape(verdict.text.split(": ", 1)[-1])}<br><span style="font-size:13px">'
+            f'W<sub>hh</sub> (right): spectral radius {res.radius:.3g}, largest singular value '
+            f'{res.sigma:.3g}</span></div>')
 
 
 class StaticStandIn:
@@ -275,17 +282,16 @@ class ScalarExplorer(_Explorer):
             "T": W.IntSlider(value=T, min=1, max=ex.MAX_T, description="steps T",
                              layout=_WIDE),
         }
-        self.view = W.Output()
+        self.spec = views.scalar_spec(w, T)
+        self.view = LiveFigure(self.spec)
         self.widget = W.VBox([W.HBox(list(self.controls.values())), self.view])
-        self.spec = None
         self._observe_all()
-        self.update()
 
     def update(self):
         """Redraw w^t for the current controls."""
         w, T = self.controls["w"].value, self.controls["T"].value
         self.spec = views.scalar_spec(w, T)
-        self.view.outputs = (_display_data(self.spec),)
+        self.view.show(self.spec)
 
 
 def scalar_explorer(w: float = 0.9, T: int = 100):
@@ -332,11 +338,10 @@ class SliderExplorer(_Explorer):
     ----------
     controls : dict of str -> ipywidgets slider
         One per control, in order; setting ``.value`` redraws.
-    figure : plotly.graph_objects.Figure
-        What the view shows now.
     caption : ipywidgets.HTML
         The caption's text for the current values (empty without a caption function).
-    view : ipywidgets.Output
+    view : rnn_tutor.live_figure.LiveFigure
+        The figure, redrawn in place (``view.spec`` is what it shows).
     widget : ipywidgets.VBox
     """
 
@@ -348,11 +353,10 @@ class SliderExplorer(_Explorer):
             self.controls[name] = kind(value=start, min=low, max=high, step=step,
                                        description=name, style=dict(_STYLE), layout=_WIDE)
         self.caption = W.HTML()
-        self.view = W.Output()
+        self.view = LiveFigure(self._figure())
+        self._update_caption()
         self.widget = W.VBox([*self.controls.values(), self.caption, self.view])
-        self.figure = None
         self._observe_all()
-        self.update()
 
     def values(self) -> dict:
         """The controls' current values, as keyword arguments of the traces function."""
@@ -360,11 +364,16 @@ class SliderExplorer(_Explorer):
 
     def update(self):
         """Redraw the figure (and the caption) for the current values."""
-        values = self.values()
-        self.figure = go.Figure(data=list(self._traces(**values)), layout=self._layout)
+        self.view.show(self._figure())
+        self._update_caption()
+
+    def _figure(self) -> FigureSpec:
+        return FigureSpec(data=_trace_dicts(self._traces(**self.values())),
+                          layout=self._layout or {})
+
+    def _update_caption(self):
         if self._caption is not None:
-            self.caption.value = self._caption(**values)
-        self.view.outputs = (_display_data(self.figure),)
+            self.caption.value = self._caption(**self.values())
 
 
 def slider_explorer(traces, controls: dict, *, label: str, book_values=None,

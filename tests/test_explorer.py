@@ -22,11 +22,9 @@ def _log10(p):
     return out
 
 
-def _plotly_json_y(output_widget, trace=0, axis="y"):
-    """The y (or x) data of a trace in the plotly JSON an Output widget currently shows."""
-    (out,) = output_widget.outputs
-    spec = out["data"]["application/vnd.plotly.v1+json"]
-    y = spec["data"][trace][axis]
+def _plotly_json_y(live, trace=0, axis="y"):
+    """The y (or x) data of a trace in the JSON a LiveFigure last sent to the browser."""
+    y = live.figure["data"][trace][axis]
     if isinstance(y, dict):                       # plotly's base64 typed-array encoding
         import base64
         y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))
@@ -148,36 +146,54 @@ def test_clipping_keeps_an_overflowing_gradient_finite():
 
 def test_setting_controls_updates_the_figures():
     e = widgets.gradient_explorer(**SMALL)
-    before = _plotly_json_y(e.views["profile"])
+    before = _plotly_json_y(e.view)
     assert before == pytest.approx(_log10(gradient_profile("rnn", 60, 16, 1.0)), abs=1e-5)
     e.controls["scale"].value = 2.0
-    after = _plotly_json_y(e.views["profile"])
+    after = _plotly_json_y(e.view)
     assert not np.allclose(before, after)
     assert after == pytest.approx(_log10(gradient_profile("rnn", 60, 16, 2.0)), abs=1e-5)
     assert e.result.controls["scale"] == 2.0
-    eig_spec = e.views["eigenvalues"].outputs[0]["data"]["application/vnd.plotly.v1+json"]
-    assert eig_spec["data"][1]["name"].endswith("= scale")
-    radius = np.hypot(_plotly_json_y(e.views["eigenvalues"], 1, "x"),
-                      _plotly_json_y(e.views["eigenvalues"], 1, "y"))
+    # traces 0-4: the profile's; 5: unit circle; 6: circle of radius scale; 7: eigenvalues
+    assert e.view.figure["data"][6]["name"].endswith("= scale")
+    assert e.view.figure["data"][6]["xaxis"] == "x2"
+    radius = np.hypot(_plotly_json_y(e.view, 6, "x"), _plotly_json_y(e.view, 6, "y"))
     assert radius == pytest.approx(2.0, rel=1e-6)
+    assert "spectral radius 2" in e.verdict.value
 
     e.controls["T"].value = 30
-    assert len(_plotly_json_y(e.views["profile"])) == 31
+    assert len(_plotly_json_y(e.view)) == 31
     e.controls["activation"].value = "sigmoid"
     assert "vanishing" in e.verdict.value
-    assert len(e.specs["profile"]["data"][3]["x"]) == 2          # the gamma bound appears
+    assert len(e.spec["data"][3]["x"]) == 2                     # the gamma bound appears
+    assert e.spec["data"][3]["showlegend"] and not e.spec["data"][1]["showlegend"]
     e.controls["clip_on"].value = True
     e.controls["clip"].value = 0.1
-    clipped = _plotly_json_y(e.views["profile"], trace=1)
+    clipped = _plotly_json_y(e.view, trace=1)
     assert len(clipped) == 31 and np.nanmax(clipped) <= math.log10(0.1) + 1e-6
     assert "clipping at 0.1" in e.verdict.value
     e.controls["cell"].value = "lstm"
     assert e.controls["activation"].disabled and not e.controls["forget_bias"].disabled
-    assert not e.controls["scale"].continuous_update
-    lstm_before = _plotly_json_y(e.views["profile"])
+    lstm_before = _plotly_json_y(e.view)
     e.controls["forget_bias"].value = 4.0
-    assert not np.allclose(lstm_before, _plotly_json_y(e.views["profile"]))
+    assert not np.allclose(lstm_before, _plotly_json_y(e.view))
     assert len(e.result.eigenvalues) == 4
+    assert len(e.view.figure["data"]) == 5 + 2 + 4              # one trace per gate block
+
+
+def test_the_gradient_axis_follows_the_data_unless_frozen():
+    e = widgets.gradient_explorer(scale=1.0, T=200, hidden_size=16)
+    fitted = e.spec["layout"]["yaxis"]["range"]
+    low = float(np.nanmin(_log10(e.result.profile)))
+    assert fitted[0] <= low and fitted[0] > low - 0.2 * (fitted[1] - low)   # data, padded
+    e.controls["scale"].value = 1.5
+    exploding = e.spec["layout"]["yaxis"]["range"]
+    assert exploding[1] >= float(np.nanmax(_log10(e.result.profile))) and exploding != fitted
+    e.controls["freeze_axis"].value = True
+    e.controls["scale"].value = 0.5
+    assert e.spec["layout"]["yaxis"]["range"] == exploding, "frozen: the range stays put"
+    assert e.view.figure["layout"]["yaxis"]["range"] == exploding
+    e.controls["freeze_axis"].value = False
+    assert e.spec["layout"]["yaxis"]["range"] != exploding
 
 
 def test_starting_values_outside_the_usual_ranges_are_kept():
@@ -195,11 +211,11 @@ def test_explorer_displays_as_one_widget():
     e = widgets.gradient_explorer(**SMALL)
     bundle = e._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == e.widget.model_id
-    for view in e.views.values():
-        data = view.outputs[0]["data"]
-        assert {"text/html", "application/vnd.plotly.v1+json"} <= set(data)
-        # responsive mode drew height-0 plots in JupyterLab's flex boxes
-        assert data["application/vnd.plotly.v1+json"]["config"]["responsive"] is False
+    assert e.view in e.widget.children
+    # responsive mode drew height-0 plots in JupyterLab's flex boxes
+    assert e.view.figure["config"]["responsive"] is False
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+        assert e.view.figure["layout"][axis]["title"]["text"], f"{axis} has a title"
 
 
 def test_scalar_explorer_updates():
@@ -460,7 +476,8 @@ def test_slider_explorer_is_live_under_a_kernel():
     e.controls["a"].value = 2.0
     np.testing.assert_allclose(_plotly_json_y(e.view), 2 * np.sin(2 * np.arange(10.0)),
                                atol=1e-12)
-    assert e.caption.value == "a = 2.0, b = 2" and tuple(e.figure.layout.yaxis.range) == (-2, 2)
+    assert e.caption.value == "a = 2.0, b = 2"
+    assert tuple(e.view.figure["layout"]["yaxis"]["range"]) == (-2, 2)
     with pytest.raises(ValueError, match="low <= start <= high"):
         widgets.slider_explorer(_waves, {"a": (0.5, 2.0, 0.5, 3.0)}, label="a")
     with pytest.raises(TypeError, match="controls"):
