@@ -56,8 +56,9 @@ test-fast: setup
 
 # One thread for NumPy and torch alike: a like-for-like ratio that a busy machine
 # cannot skew (two-thread torch spin-waits when the other core is taken).
-bench: setup
+bench: setup browser
 	$(BIN)/python scripts/bench.py --threads 1
+	$(BIN)/python scripts/bench_lab.py
 
 # Chapters 2 and 3 executed headless 20 times each, then every chapter 3 times; fails on
 # the first stalled cell.
