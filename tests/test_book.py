@@ -203,14 +203,18 @@ def test_vendor_assets_are_the_installed_packages(book_html):
 
 @pytest.mark.book
 def test_pages_with_figures_load_plotly_from_the_book(book_html):
-    pages = [p for p in html_pages(book_html)
-             if "plotly-graph-div" in (book_html / p).read_text()]
-    assert pages, "no page has a plotly figure (the landing page should)"
-    for p in pages:
+    with_figures = {p for p in html_pages(book_html)
+                    if 'class="plotly-graph-div' in (book_html / p).read_text()}
+    assert with_figures, "no page has a plotly figure (the landing page should)"
+    assert "api.html" not in with_figures, "the API page has no figure"
+    for p in html_pages(book_html):
         text = (book_html / p).read_text()
         m = re.search(r'<script src="[^"]*_static/vendor/plotly/plotly\.min\.js[^"]*"', text)
+        if p not in with_figures:
+            assert not m, f"{p} has no figure but loads plotly.js"
+            continue
         assert m, f"{p} has figures but does not load the book's plotly.js"
-        assert m.start() < text.index("plotly-graph-div"), \
+        assert m.start() < text.index('class="plotly-graph-div'), \
             f"{p} loads plotly.js after its first figure"
         assert not re.search(r"<script[^>]+src=\"[^\"]*require(\.min)?\.js", text), \
             f"{p} loads require.js (plotly.js would register as an AMD module, not Plotly)"

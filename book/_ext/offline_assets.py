@@ -176,7 +176,9 @@ def _add_plotly(app: Sphinx, pagename: str, templatename: str, context: dict,
     # Only pages with a figure pay for plotly.js; it is loaded synchronously in the head,
     # before the figures' inline scripts run.
     body = context.get("body", "")
-    if "plotly-graph-div" in body:
+    # The attribute itself, not the words: the API page quotes them (HTML-escaped) in a
+    # docstring and has no figure.
+    if 'class="plotly-graph-div' in body:
         app.builder.add_js_file(PLOTLY_JS)
         try:
             missing = trace_types(body) - set(PLOTLY_TRACES)
