@@ -56,11 +56,6 @@ def _trace_dicts(traces) -> list[dict]:
     return [t.to_plotly_json() if isinstance(t, BasePlotlyType) else dict(t) for t in traces]
 
 
-def _trace_dicts(traces) -> list[dict]:
-    """Traces as plain dicts (``go.Scatter`` objects or dicts in plotly's schema)."""
-    return [t.to_plotly_json() if isinstance(t, BasePlotlyType) else dict(t) for t in traces]
-
-
 class _Explorer:
     """Shared plumbing: controls, views, and display as one widget."""
 
@@ -90,7 +85,7 @@ class GradientExplorer(_Explorer):
     controls : dict of str -> ipywidgets widget
         ``scale``, ``T``, ``hidden_size``, ``activation``, ``init``, ``cell``,
         ``scale_by``, ``forget_bias``, ``input_scale``, ``seed``, ``clip_on``, ``clip``
-        and ``freeze_axis``. Setting ``controls[name].value`` recomputes every view.
+        and ``freeze_axis``. Setting ``controls[name].value`` recomputes the figure.
         The gradient axis follows the data unless ``freeze_axis`` is on, which keeps the
         range shown when it was switched on (to compare settings on one scale).
     result : rnn_tutor.explorer.Exploration
@@ -100,7 +95,7 @@ class GradientExplorer(_Explorer):
         (:func:`rnn_tutor.explorer_views.live_explorer_spec`): the gradient profile
         (traces on axes x, y) and the eigenvalues of W_hh (on x2, y2).
     verdict : ipywidgets.HTML
-        The one-line verdict.
+        The verdict, and the spectral radius and largest singular value of W_hh.
     view : rnn_tutor.live_figure.LiveFigure
         Where the figure is drawn.
     widget : ipywidgets.VBox
@@ -346,7 +341,9 @@ class SliderExplorer(_Explorer):
     """
 
     def __init__(self, traces, controls, layout=None, caption=None):
-        self._traces, self._layout, self._caption = traces, layout, caption
+        # Validated once (plotly.js itself ignores shorthands such as a string axis title).
+        self._layout = go.Layout(layout or {}).to_plotly_json()
+        self._traces, self._caption = traces, caption
         self.controls = {}
         for name, (low, high, step, start) in _check_controls(controls).items():
             kind = W.IntSlider if _is_int(low, high, step, start) else W.FloatSlider
@@ -369,7 +366,7 @@ class SliderExplorer(_Explorer):
 
     def _figure(self) -> FigureSpec:
         return FigureSpec(data=_trace_dicts(self._traces(**self.values())),
-                          layout=self._layout or {})
+                          layout=self._layout)
 
     def _update_caption(self):
         if self._caption is not None:
