@@ -96,6 +96,9 @@ class GradientExplorer(_Explorer):
         (traces on axes x, y) and the eigenvalues of W_hh (on x2, y2).
     verdict : ipywidgets.HTML
         The verdict, and the spectral radius and largest singular value of W_hh.
+    legend : ipywidgets.HTML
+        The figure's legend, below it (HTML: plotly would redraw its own legend on every
+        change, a third of each redraw).
     view : rnn_tutor.live_figure.LiveFigure
         Where the figure is drawn.
     widget : ipywidgets.VBox
@@ -159,6 +162,7 @@ class GradientExplorer(_Explorer):
         self._compute()
         self.view = LiveFigure(self.spec)
         self.verdict.value = _verdict_html(self.result)
+        self.legend = W.HTML(_legend_html(self.spec["data"]))
         left = W.VBox([c["scale"], c["T"], c["hidden_size"], c["input_scale"], c["seed"],
                        c["freeze_axis"]])
         right = W.VBox([c["activation"], c["init"], c["scale_by"], c["cell"],
@@ -167,6 +171,7 @@ class GradientExplorer(_Explorer):
             W.HBox([left, right], layout=W.Layout(flex_flow="row wrap")),
             self.verdict,
             self.view,
+            self.legend,
         ])
         self._observe_all()
 
@@ -184,6 +189,7 @@ class GradientExplorer(_Explorer):
         self._compute()
         self.view.show(self.spec)                                   # the plot first
         self.verdict.value = _verdict_html(self.result)
+        self.legend.value = _legend_html(self.spec["data"])     # sent only when it changes
 
     def _compute(self):
         kw = self.settings()
@@ -197,7 +203,8 @@ class GradientExplorer(_Explorer):
         self.result = ex.explore(**kw)
         # A fixed width: plotly sizes a plot by its box when it is first drawn, and a
         # widget's box may not have a size yet (plotly would then take 700 px).
-        self.spec = views.live_explorer_spec(self.result, y_range, width=880)
+        self.spec = views.live_explorer_spec(self.result, y_range, width=800, height=360)
+        self.spec["layout"].update(showlegend=False, margin=dict(l=75, r=20, t=20, b=50))
 
 
 _KIND_COLOR = {"vanishing": "#1f5fa8", "stable": "#2a7a2a", "exploding": "#b22222"}
@@ -211,6 +218,28 @@ def _verdict_html(res: ex.Exploration) -> str:
             f'{html.escape(verdict.text.split(": ", 1)[-1])}<br><span style="font-size:13px">'
             f'W<sub>hh</sub> (right): spectral radius {res.radius:.3g}, largest singular value '
             f'{res.sigma:.3g}</span></div>')
+
+
+_DASHES = {"dash": "6,4", "dot": "2,3"}
+
+
+def _legend_html(traces) -> str:
+    """A legend for ``traces`` (those with ``showlegend``): a line or marker, and the name."""
+    items = []
+    for t in traces:
+        if not t.get("showlegend", True):
+            continue
+        if "lines" in t.get("mode", "lines"):
+            line = t.get("line", {})
+            swatch = (f'<line x1="0" y1="6" x2="26" y2="6" stroke="{line.get("color", "#444")}" '
+                      f'stroke-width="2" stroke-dasharray="{_DASHES.get(line.get("dash"), "")}"/>')
+        else:
+            swatch = (f'<circle cx="13" cy="6" r="4" '
+                      f'fill="{t.get("marker", {}).get("color", "#444")}"/>')
+        items.append(f'<span style="margin-right:16px; white-space:nowrap">'
+                     f'<svg width="26" height="12" aria-hidden="true">{swatch}</svg> '
+                     f'{t["name"]}</span>')
+    return f'<div style="font-size:13px; line-height:1.8">{"".join(items)}</div>'
 
 
 class StaticStandIn:

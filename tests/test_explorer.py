@@ -170,6 +170,10 @@ def test_setting_controls_updates_the_figures():
     e.controls["clip"].value = 0.1
     clipped = _plotly_json_y(e.view, trace=1)
     assert len(clipped) == 31 and np.nanmax(clipped) <= math.log10(0.1) + 1e-6
+    # the legend is HTML below the plot: every trace with data, none without
+    assert e.view.figure["layout"]["showlegend"] is False
+    assert "clipped at 0.1" in e.legend.value and "unit circle" in e.legend.value
+    assert e.legend.value.count("<svg") == sum(t["showlegend"] for t in e.spec["data"])
     assert "clipping at 0.1" in e.verdict.value
     e.controls["cell"].value = "lstm"
     assert e.controls["activation"].disabled and not e.controls["forget_bias"].disabled
