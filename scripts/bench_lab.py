@@ -79,6 +79,7 @@ def main(argv=None):
                 redraws.append(page.evaluate(f"window.plotLog.length - {n}"))
             rows.append((cell, statistics.median(keys), percentile(keys, 0.9), max(after),
                          statistics.median(redraws)))
+            print(f"{cell}: after each drag {', '.join(f'{a:.0f}' for a in after)} ms")
         problems = kernel_problems(page)
         browser.close()
     print(f"\n{'cell':>5} {'key->plot median':>17} {'p90':>7} {'after drag (worst)':>19} "

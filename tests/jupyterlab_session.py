@@ -2,7 +2,7 @@
 
 :func:`jupyterlab` starts ``jupyter lab`` from this environment on 127.0.0.1 (a free
 port, a random token, settings and runtime files in a temporary folder, no news or
-update checks), waits until it answers and stops it afterwards. :func:`open_notebook`
+update checks, no autosave), waits until it answers and stops it afterwards. :func:`open_notebook`
 opens a notebook in a Playwright page and :func:`run_all` runs every cell. The kernel is
 this environment's Python (its ``bin`` folder comes first on ``PATH``, so the
 ``python3`` kernelspec finds it), outside the book build.
@@ -60,6 +60,10 @@ def jupyterlab(root: Path = ROOT, timeout: float = 120.0, disabled=()):
         settings.mkdir(parents=True)
         (settings / "notification.jupyterlab-settings").write_text(
             json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        # No autosave: a run must never write outputs into the repository's notebooks.
+        docmanager = tmp / "settings" / "@jupyterlab" / "docmanager-extension"
+        docmanager.mkdir(parents=True)
+        (docmanager / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
         labconfig = tmp / "config" / "labconfig"
         labconfig.mkdir(parents=True)
         (labconfig / "page_config.json").write_text(

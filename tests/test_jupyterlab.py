@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyterlab_session import (drag, jupyterlab, kernel_problems, open_notebook, plotted,
+from jupyterlab_session import (ROOT, drag, jupyterlab, kernel_problems, open_notebook, plotted,
                                 press, run_all, slider, type_value, watch_plots,
                                 widget_output)
 
@@ -31,6 +31,7 @@ def lab():
 
 @pytest.fixture(scope="module")
 def page(lab, browser):
+    stored = (ROOT / CHAPTER).read_bytes()
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     console_errors = []
@@ -41,6 +42,7 @@ def page(lab, browser):
     page.console_errors = console_errors
     yield page
     context.close()
+    assert (ROOT / CHAPTER).read_bytes() == stored, f"the run changed {CHAPTER} on disk"
 
 
 def _drawn(page, expr: str):
