@@ -229,10 +229,6 @@ def profile_figure(res: Exploration, height: int = 380, y_range=None) -> go.Figu
     return profile_spec(res, height, y_range).figure()
 
 
-def _eigen_title(res: Exploration) -> str:
-    return f"W_hh: spectral radius {res.radius:.3g}, largest singular value {res.sigma:.3g}"
-
-
 def eigenvalue_spec(res: Exploration, height: int = 380) -> FigureSpec:
     """:func:`eigenvalue_figure` as plain data."""
     xaxis, yaxis = _eigen_axes(_eigen_limit([res]))
@@ -240,7 +236,8 @@ def eigenvalue_spec(res: Exploration, height: int = 380) -> FigureSpec:
     xaxis.update(constrain="domain")          # keep the range; make the box square
     return FigureSpec(data=_flat(_eigen_traces(res)), layout=dict(
         _LAYOUT, height=height, xaxis=xaxis, yaxis=yaxis,
-        title=_title(_eigen_title(res))))
+        title=_title(f"W_hh: spectral radius {res.radius:.3g}, largest singular value "
+                     f"{res.sigma:.3g}")))
 
 
 def eigenvalue_figure(res: Exploration, height: int = 380) -> go.Figure:
@@ -248,15 +245,17 @@ def eigenvalue_figure(res: Exploration, height: int = 380) -> go.Figure:
     return eigenvalue_spec(res, height).figure()
 
 
-def live_explorer_spec(res: Exploration, y_range=None, width: int = 880,
-                       height: int = 420) -> FigureSpec:
+def live_explorer_spec(res: Exploration, y_range=None, width: int = 800,
+                       height: int = 360) -> FigureSpec:
     """The live explorer's figure: the profile (left) and the eigenvalues of W_hh (right).
 
-    One figure rather than two, and no title or annotation (the live explorer prints the
-    verdict and the spectrum above it), so that a control change is one quick redraw in
-    the browser; traces with no data stay out of the legend. The gradient axis spans the
-    data unless ``y_range`` (log10 units) is given; the eigenvalue axes hold the slider's
-    largest scale.
+    One figure rather than two, with no title, annotation or legend (the live explorer
+    prints the verdict and the spectrum above it and a legend below, from the traces'
+    ``showlegend``: true for those with data), so that a control change is one quick
+    redraw in the browser. The gradient axis spans the data unless ``y_range`` (log10
+    units) is given; the eigenvalue axes hold the slider's largest scale. A fixed size:
+    plotly sizes a plot by its box when first drawn, and a widget's box may not have a
+    size yet then (plotly would take 700 px).
     """
     if y_range is None:
         y_range = _data_y_range(res)
@@ -266,7 +265,8 @@ def live_explorer_spec(res: Exploration, y_range=None, width: int = 880,
     for trace in data:
         trace["showlegend"] = len(trace["y"]) > 0
     return FigureSpec(data=data, layout=dict(
-        _LAYOUT, width=width, height=height, margin=dict(l=75, r=20, t=20, b=90),
+        _LAYOUT, width=width, height=height, showlegend=False,
+        margin=dict(l=75, r=20, t=20, b=50),
         xaxis=dict(xaxis, domain=[0, 0.55]), yaxis=yaxis,
         xaxis2=dict(xaxis2, domain=[0.67, 1], anchor="y2", constrain="domain"),
         yaxis2=dict(yaxis2, anchor="x2", scaleanchor="x2", scaleratio=1)))

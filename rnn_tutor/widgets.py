@@ -201,10 +201,7 @@ class GradientExplorer(_Explorer):
         y_range = (self.spec["layout"]["yaxis"]["range"]
                    if c["freeze_axis"].value and self.spec is not None else None)
         self.result = ex.explore(**kw)
-        # A fixed width: plotly sizes a plot by its box when it is first drawn, and a
-        # widget's box may not have a size yet (plotly would then take 700 px).
-        self.spec = views.live_explorer_spec(self.result, y_range, width=800, height=360)
-        self.spec["layout"].update(showlegend=False, margin=dict(l=75, r=20, t=20, b=50))
+        self.spec = views.live_explorer_spec(self.result, y_range)
 
 
 _KIND_COLOR = {"vanishing": "#1f5fa8", "stable": "#2a7a2a", "exploding": "#b22222"}
