@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 from .validate import check_choice, check_positive_float, check_positive_int
 from .explorer import (ACTIVATION_CHOICES, CELL_CHOICES, SCALE_RANGE, Exploration, explore,
                        format_factor, scalar_powers, scalar_verdict, slider_scales)
-from .plots import FigureSpec, slider_frames
+from .plots import NOTEBOOK_WIDTH, FigureSpec, slider_frames
 
 __all__ = ["profile_spec", "profile_figure", "eigenvalue_spec", "eigenvalue_figure",
            "live_explorer_spec",
@@ -245,7 +245,7 @@ def eigenvalue_figure(res: Exploration, height: int = 380) -> go.Figure:
     return eigenvalue_spec(res, height).figure()
 
 
-def live_explorer_spec(res: Exploration, y_range=None, width: int = 800,
+def live_explorer_spec(res: Exploration, y_range=None, width: int = NOTEBOOK_WIDTH,
                        height: int = 360) -> FigureSpec:
     """The live explorer's figure: the profile (left) and the eigenvalues of W_hh (right).
 

@@ -63,6 +63,9 @@ PLOTLY_JS_VERSION = get_plotlyjs_version()
 # Only used by live front ends that have no plotly.js on the page (see module docstring).
 _PLOTLY_JS_FALLBACK_URL = f"https://cdn.plot.ly/plotly-{PLOTLY_JS_VERSION}.min.js"
 _DEFAULT_HEIGHT = 450
+#: Width in pixels of figures drawn by a notebook's plotly renderer (JupyterLab's), and of
+#: the live explorers: it fits JupyterLab's notebook beside the file browser at 1280 px.
+NOTEBOOK_WIDTH = 800
 _CONFIG = {"responsive": True, "displaylogo": False}
 _counter = itertools.count(1)
 
@@ -273,7 +276,8 @@ def mime_bundle(fig: go.Figure, book: bool | None = None) -> dict:
     dict
         ``text/html`` (see :func:`figure_html`) and ``text/plain`` (a one-line summary
         for terminals); outside the book also ``application/vnd.plotly.v1+json`` for
-        front ends with a plotly renderer. The book's renderer cannot render that type
+        front ends with a plotly renderer, with a width and a height (``NOTEBOOK_WIDTH``
+        and the figure's own height, 450 px by default). The book's renderer cannot render that type
         and would report it as an unknown MIME type, so the book gets HTML only.
     """
     spec = _spec(_check_figure(fig))
@@ -287,7 +291,11 @@ def mime_bundle(fig: go.Figure, book: bool | None = None) -> dict:
                       f"and {len(spec['frames'])} frame(s)>",
     }
     if not book:
-        bundle["application/vnd.plotly.v1+json"] = spec
+        # A fixed width: JupyterLab's plotly renderer re-fits a figure without one to its
+        # box on every resize message, and a theme change sends one while the box is empty
+        # (every static figure of a chapter collapsed to 0 px high in the JupyterLab test).
+        layout = {"width": NOTEBOOK_WIDTH, "height": _DEFAULT_HEIGHT, **spec["layout"]}
+        bundle["application/vnd.plotly.v1+json"] = {**spec, "layout": layout}
     return bundle
 
 

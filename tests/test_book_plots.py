@@ -130,6 +130,13 @@ def test_bundle_for_the_book_is_html_only(monkeypatch):
     live = plots.mime_bundle(fig)
     assert set(live) == {"text/html", "text/plain", "application/vnd.plotly.v1+json"}
     assert live["application/vnd.plotly.v1+json"]["data"][0]["type"] == "scatter"
+    # A notebook's renderer gets a fixed size (it would re-fit a figure without one to an
+    # empty box when JupyterLab's theme changes); a size the figure gives is kept.
+    layout = live["application/vnd.plotly.v1+json"]["layout"]
+    assert (layout["width"], layout["height"]) == (plots.NOTEBOOK_WIDTH, 450), layout
+    sized = plots.mime_bundle(go.Figure(layout={"width": 500, "height": 300}), book=False)
+    layout = sized["application/vnd.plotly.v1+json"]["layout"]
+    assert (layout["width"], layout["height"]) == (500, 300), layout
     assert set(plots.mime_bundle(fig, book=True)) == {"text/html", "text/plain"}
 
 
