@@ -14,6 +14,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -r requirements.txt
 	$(BIN)/pip install --no-deps --no-build-isolation -e .
+	# An editable install leaves out data files: link the JupyterLab extension, which the
+	# wheel installs to the same place (pyproject.toml), so edits to it show at once.
+	mkdir -p $(VENV)/share/jupyter/labextensions
+	ln -sfn $(CURDIR)/labextension $(VENV)/share/jupyter/labextensions/rnn-tutor-lab
 	touch $@
 
 # Debian's Chromium for the browser tests (Playwright cannot download its own here).

@@ -13,6 +13,7 @@ import pytest
 from jupyterlab_session import (ROOT, drag, jupyterlab, kernel_problems, open_notebook, plotted,
                                 press, run_all, slider, type_value, watch_plots,
                                 widget_output)
+from test_lab_citations import book_citations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -111,18 +112,59 @@ def test_sequence_length_cell_and_clipping_change_the_plot(page):
                            timeout=10_000)
 
 
+def _lab_citations(page) -> list[str]:
+    """The citations of the notebook as JupyterLab shows them, one string per role."""
+    return page.evaluate("""() => {
+        const groups = [];
+        for (const mark of document.querySelectorAll('.jp-MarkdownCell .rnn-tutor-cite')) {
+            const parent = mark.parentElement;
+            const group = parent.classList.contains('rnn-tutor-cites') ? parent : mark;
+            if (groups.at(-1) !== group) groups.push(group);
+        }
+        return groups.map((group) => group.textContent);
+    }""")
+
+
+def test_citations_read_as_in_the_book(page, book_html):
+    # After Run All: jupyterlab-myst renders every markdown cell again once cells ran.
+    page.wait_for_function("!document.querySelector('[title=\"Citation Not Found\"]')",
+                           timeout=10_000)
+    book = book_citations(book_html / "notebooks" / (CHAPTER.split("/")[-1][:-6] + ".html"))
+    assert len(book) >= 10, f"the built chapter has {len(book)} citations"
+    assert _lab_citations(page) == book, "JupyterLab prints the citations otherwise than the book"
+    label = page.locator(".rnn-tutor-cite a", has_text="BSF94").first
+    assert label.get_attribute("href") == "https://doi.org/10.1109/72.279181"
+    assert label.get_attribute("title").startswith("Yoshua Bengio, Patrice Simard, and Paolo "
+                                                   "Frasconi. Learning long-term dependencies")
+
+
+def _static_figure_filter(page) -> str:
+    return page.evaluate("getComputedStyle(document.querySelector('.jp-RenderedPlotly')).filter")
+
+
+def _static_figure_heights(page) -> list[float]:
+    return page.evaluate("[...document.querySelectorAll('.jp-RenderedPlotly')]"
+                         ".map((gd) => gd.getBoundingClientRect().height)")
+
+
 def test_the_figure_follows_jupyterlabs_dark_theme(page):
     paper = lambda: _drawn(page, "gd._fullLayout.paper_bgcolor")
     assert paper() in ("#fff", "#ffffff", "white", "rgb(255, 255, 255)")
+    heights = _static_figure_heights(page)
+    assert heights and min(heights) >= 300, f"static figures drawn: {heights}"
     page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme',"
                   " {theme: 'JupyterLab Dark'})")
     page.wait_for_function("document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
     page.wait_for_timeout(500)
     dark = paper()
     assert dark not in ("#fff", "#ffffff", "white", "rgb(255, 255, 255)"), dark
+    # Static figures (plotly's own renderer, white paper) are drawn inverted in the dark.
+    assert "invert" in _static_figure_filter(page), _static_figure_filter(page)
+    assert _static_figure_heights(page) == heights, "a theme change resized static figures"
     page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme',"
                   " {theme: 'JupyterLab Light'})")
     page.wait_for_function("document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+    assert _static_figure_filter(page) == "none", "static figures drawn as they are in light"
 
 
 def test_no_error_or_warning_anywhere_after_all_that(page):

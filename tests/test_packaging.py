@@ -57,6 +57,7 @@ def dists(tmp_path_factory):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "rnn_tutor", src / "rnn_tutor",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "labextension", src / "labextension")
     sdist = _build(src, tmp, "sdist")
     with tarfile.open(sdist) as tar:
         tar.extractall(tmp / "unpacked", filter="data")
@@ -81,6 +82,21 @@ def test_sdist_and_wheel_hold_every_module(dists):
     assert f"-{rnn_tutor.__version__}-" in wheel.name, wheel.name
 
 
+LABEXTENSION = sorted(str(p.relative_to(ROOT / "labextension"))
+                      for p in (ROOT / "labextension").rglob("*") if p.is_file())
+LAB_DIR = "share/jupyter/labextensions/rnn-tutor-lab"
+
+
+def test_wheel_carries_the_jupyterlab_extension(dists):
+    _, wheel = dists
+    prefix = f"rnn_tutor-{rnn_tutor.__version__}.data/data/{LAB_DIR}/"
+    with zipfile.ZipFile(wheel) as zf:
+        held = {n.removeprefix(prefix): zf.read(n) for n in zf.namelist() if n.startswith(prefix)}
+    assert sorted(held) == LABEXTENSION, f"wheel has {sorted(held)}, repository {LABEXTENSION}"
+    for name in LABEXTENSION:
+        assert held[name] == (ROOT / "labextension" / name).read_bytes(), f"{name} differs"
+
+
 @pytest.mark.slow
 def test_wheel_installs_into_a_fresh_venv_and_runs(dists, tmp_path):
     _, wheel = dists
@@ -99,3 +115,6 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(dists, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"{len(MODULES)} modules" in result.stdout
+    installed = venv / LAB_DIR
+    for name in LABEXTENSION:
+        assert (installed / name).is_file(), f"the wheel did not install {LAB_DIR}/{name}"

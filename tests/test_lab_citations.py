@@ -1,0 +1,70 @@
+"""The bibliography of the JupyterLab extension (labextension/static/citations.json):
+current with book/references.bib, and printing every citation exactly as the built book."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import lab_citations  # noqa: E402
+
+# One citation of the built book: sphinxcontrib-bibtex wraps each role in a span with an
+# id; its labels are links to the references page with the full reference as title.
+CITATION = re.compile(r'<span id="id\d+">((?:(?!</span>).)*?references\.html#.*?\])</span>', re.S)
+LABEL = re.compile(r'<a class="reference internal" href="[^"]*references\.html#[^"]*" '
+                   r'title="([^"]*)">([^<]*)</a>')
+
+
+def _bib() -> dict:
+    return json.loads(lab_citations.OUT.read_text(encoding="utf-8"))
+
+
+def test_the_bibliography_is_current():
+    assert lab_citations.OUT.read_text(encoding="utf-8") == lab_citations.render(), (
+        "labextension/static/citations.json is older than book/references.bib: "
+        "run .venv/bin/python scripts/lab_citations.py")
+
+
+def test_every_key_has_a_label_and_a_text():
+    bib = _bib()
+    assert len(bib) == len(re.findall(r"^@\w+\{", (ROOT / "book/references.bib").read_text(),
+                                      re.M)), "a reference of the .bib is missing"
+    labels = [ref["label"] for ref in bib.values()]
+    assert len(set(labels)) == len(labels), f"labels repeat: {sorted(labels)}"
+    for key, ref in bib.items():
+        assert ref["label"] and ref["author"] and ref["text"], f"{key}: {ref}"
+        assert ref["link"] is None or ref["link"].startswith("https://"), f"{key}: {ref['link']}"
+
+
+def book_citations(page: Path) -> list[str]:
+    """The citations of a built page as text, in order ("Pascanu et al. [PMB13]")."""
+    text = page.read_text(encoding="utf-8")
+    return [html.unescape(re.sub(r"<[^>]+>", "", m.group(1))) for m in CITATION.finditer(text)]
+
+
+@pytest.mark.book
+def test_labels_texts_and_authors_match_the_built_book(book_html):
+    by_label = {ref["label"]: ref for ref in _bib().values()}
+    checked = 0
+    for page in sorted((book_html / "notebooks").glob("*.html")):
+        for m in CITATION.finditer(page.read_text(encoding="utf-8")):
+            labels = LABEL.findall(m.group(1))
+            assert labels, f"{page.name}: no label in {m.group(1)[:200]}"
+            for title, label in labels:
+                ref = by_label.get(label)
+                assert ref is not None, f"{page.name}: the book prints {label}, the extension has no such label"
+                assert ref["text"] == html.unescape(title), f"{label}: book {title!r}, extension {ref['text']!r}"
+            shown = html.unescape(re.sub(r"<[^>]+>", "", m.group(1)))
+            if not shown.startswith("["):                       # {cite:t}: "Author [L]"
+                ref = by_label[labels[0][1]]
+                expected = ref["author"] + (" et al." if ref["et_al"] else "") + f" [{ref['label']}]"
+                assert shown == expected, f"{page.name}: book {shown!r}, extension {expected!r}"
+            checked += 1
+    assert checked > 150, f"only {checked} citations found in the built chapters"
