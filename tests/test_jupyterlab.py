@@ -2,8 +2,9 @@
 every kind of control of the live gradient explorer by keyboard and by mouse.
 
 Checks that the plotted data follow the controls (read from what plotly drew), that the
-figure follows JupyterLab's dark theme, and that the kernel reports no error and writes
-nothing to stderr, in any cell or widget callback.
+figures follow JupyterLab's dark theme (static ones keep their size through the switch),
+that the citations read as in the built book (labextension/), and that the kernel reports
+no error and writes nothing to stderr, in any cell or widget callback.
 """
 
 from __future__ import annotations
