@@ -3,7 +3,8 @@ every kind of control of the live gradient explorer by keyboard and by mouse.
 
 Checks that the plotted data follow the controls (read from what plotly drew), that the
 figures follow JupyterLab's dark theme (static ones keep their size through the switch),
-that the citations read as in the built book (labextension/), and that the kernel reports
+that citations read as in the built book and glossary terms link to their entry
+(labextension/), and that the kernel reports
 no error and writes nothing to stderr, in any cell or widget callback.
 """
 
@@ -14,7 +15,7 @@ import pytest
 from jupyterlab_session import (ROOT, drag, jupyterlab, kernel_problems, open_notebook, plotted,
                                 press, run_all, slider, type_value, watch_plots,
                                 widget_output)
-from test_lab_citations import book_citations
+from test_lab_data import book_citations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -137,6 +138,22 @@ def test_citations_read_as_in_the_book(page, book_html):
     assert label.get_attribute("href") == "https://doi.org/10.1109/72.279181"
     assert label.get_attribute("title").startswith("Yoshua Bengio, Patrice Simard, and Paolo "
                                                    "Frasconi. Learning long-term dependencies")
+
+
+def test_glossary_terms_link_to_their_entry_with_the_definition(page):
+    page.wait_for_function("!document.querySelector('.jp-MarkdownCell a.hover-link[href=\"#\"]')",
+                           timeout=10_000)
+    terms = page.locator(".jp-MarkdownCell a.rnn-tutor-term")
+    assert terms.count() >= 10, f"{terms.count()} glossary terms in chapter 5"
+    jacobian = terms.filter(has_text="Jacobian").first
+    assert jacobian.get_attribute("href").endswith("/book/glossary.html#term-Jacobian")
+    assert jacobian.get_attribute("title").startswith("Jacobian: The matrix of partial")
+    jacobian.scroll_into_view_if_needed()
+    jacobian.hover()
+    page.wait_for_timeout(1000)                          # the hover card opens after 300 ms
+    assert page.locator(".rnn-tutor-term-trigger[data-state=open]").count() == 1, "not hovered"
+    assert page.locator(".hover-card-content:visible").count() == 0, \
+        "the hover card, which can only report a missing target, is shown"
 
 
 def _static_figure_filter(page) -> str:

@@ -1,33 +1,42 @@
-// rnn-tutor's JupyterLab extension: citations as the book prints them, and static plotly
-// figures that follow JupyterLab's dark theme.
+// rnn-tutor's JupyterLab extension: citations and glossary terms as the book prints them,
+// and static plotly figures that follow JupyterLab's dark theme.
 //
 // Written by hand, without a build step: JupyterLab loads a federated extension by running
 // this file and asking the container it registers for the modules named in package.json
 // ("./extension" gives the plugins, "./style" the CSS). The plugin needs no JupyterLab
 // token, so nothing is shared with JupyterLab's own modules.
 //
-// Citations: jupyterlab-myst 2.7 has no bibliography and renders every {cite} role as a
-// "Citation Not Found" mark with the key (jupyter-book/jupyterlab-myst#127). For each such
-// mark this plugin reads the cell's source to learn the role ({cite} or {cite:t}) and the
-// keys of each role, and writes what the book's sphinxcontrib-bibtex writes:
+// jupyterlab-myst 2.7 has no bibliography and sees no glossary outside the notebook: it
+// renders every {cite} role as a "Citation Not Found" mark with the key
+// (jupyter-book/jupyterlab-myst#127), and every {term} as a link to "#" whose hover card
+// reports a missing target. For each such node this plugin reads the cell's source (the
+// roles, in order, say which node is which) and writes what the book's Sphinx writes:
 // "[BSF94, PMB13]" or "Pascanu et al. [PMB13]", the label linking to the DOI or arXiv page
-// with the full reference as its tooltip. The labels and texts come from citations.json
-// (scripts/lab_citations.py, from book/references.bib). The marks are React's nodes: they
-// are changed in place (their own text emptied, the citation appended), never removed, so
-// React can still update or remove them; when it draws a mark anew, the observer sees it
-// and fills it again.
+// with the full reference as its tooltip; a term links to its entry in the online
+// glossary, with the definition as its tooltip, and its hover card (which could only
+// report the missing target) stays hidden. The data
+// are citations.json and glossary.json (scripts/lab_data.py, from book/references.bib and
+// book/glossary.md). The nodes are React's: they are changed in place (text emptied,
+// attributes set, the citation appended), never removed, so React can still update or
+// remove them; when it draws a node anew, the observer sees it and fills it again.
 (function () {
   "use strict";
 
   const NAME = "rnn-tutor-lab";
-  const MISSING = '.jp-MarkdownCell [title="Citation Not Found"]';
+  const CITE_MARK = '[title="Citation Not Found"]';
+  const TERM_LINK = 'a.hover-link[href="#"]';
+  const MISSING = `.jp-MarkdownCell ${CITE_MARK}, .jp-MarkdownCell ${TERM_LINK}`;
   // A MyST role whose name starts with "cite": {cite}`a,b`, {cite:t}`a`, {cite:p}`a` ...
   const ROLE = /\{(cite(?::[a-z]+)?)\}`([^`]*)`/g;
+  // {term}`text` or {term}`text <Glossary entry>`
+  const TERM = /\{term\}`([^`<]*?)\s*(?:<([^>]*)>)?`/g;
+
   const here = new URL(".", document.currentScript.src);
 
   const CSS = `
 .rnn-tutor-cites::before, .rnn-tutor-cites::after, .rnn-tutor-cites > ::after { content: none !important; }
 .rnn-tutor-cite > svg { display: none; }
+body:has(.rnn-tutor-term-trigger[data-state="open"]) [data-radix-popper-content-wrapper]:has(.hover-card-content) { display: none !important; }
 /* plotly's JupyterLab renderer draws static figures on white whatever the theme: in a dark
    theme, invert their lightness and turn the hues back, so colours keep their meaning. */
 body[data-jp-theme-light="false"] .jp-RenderedPlotly { filter: invert(0.88) hue-rotate(180deg); }
@@ -87,13 +96,13 @@ body[data-jp-theme-light="false"] .jp-RenderedPlotly { filter: invert(0.88) hue-
     mark.append(citation(ref, narrative, first, last));
   }
 
-  /** The marks of one rendered cell, matched in order to its roles' keys. */
-  function fillCell(node, source, bib) {
+  /** The citation marks of one rendered cell, matched in order to its roles' keys. */
+  function fillCitations(node, source, bib) {
     const keys = [];
     roles(source).forEach((role) => role.keys.forEach((key, i) => keys.push({
       key, role, first: i === 0, last: i === role.keys.length - 1 })));
     let next = 0;
-    for (const mark of node.querySelectorAll('[title="Citation Not Found"]')) {
+    for (const mark of node.querySelectorAll(CITE_MARK)) {
       const key = mark.textContent.trim();
       while (next < keys.length && keys[next].key !== key) next++;
       if (next === keys.length) return;        // not from a role we can read: leave it
@@ -107,6 +116,31 @@ body[data-jp-theme-light="false"] .jp-RenderedPlotly { filter: invert(0.88) hue-
     }
   }
 
+  /** The term links of one rendered cell, matched in order to its {term} roles. */
+  function fillTerms(node, source, glossary) {
+    const links = [...node.querySelectorAll(TERM_LINK)];
+    let next = 0;
+    for (const m of source.matchAll(TERM)) {
+      const shown = m[1].trim();
+      const entry = glossary[(m[2] || m[1]).trim().toLowerCase()];
+      const at = links.findIndex((link, i) => i >= next && link.textContent.trim() === shown);
+      if (at < 0) continue;                    // rendered before, or not a link here
+      next = at + 1;
+      if (!entry) continue;                    // a term the glossary lacks stays as it is
+      const link = links[at];
+      link.href = entry.link;
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.title = entry.text;
+      link.classList.add("rnn-tutor-term");
+      // The hover card would only say that the target is missing: the CSS hides it while
+      // this trigger (the link's parent) is open. A click must not reach React, whose
+      // handler would scroll to the missing target instead of following the link.
+      link.parentElement.classList.add("rnn-tutor-term-trigger");
+      link.parentElement.addEventListener("click", (event) => event.stopPropagation());
+    }
+  }
+
   function* markdownCells(app) {
     for (const widget of app.shell.widgets("main")) {
       const cells = widget.content && widget.content.widgets;
@@ -117,31 +151,34 @@ body[data-jp-theme-light="false"] .jp-RenderedPlotly { filter: invert(0.88) hue-
     }
   }
 
-  function fillAll(app, bib) {
+  function fillAll(app, bib, glossary) {
     if (!document.querySelector(MISSING)) return;
     for (const cell of markdownCells(app)) {
       if (!cell.node.querySelector(MISSING)) continue;
       const shared = cell.model.sharedModel;
-      fillCell(cell.node, shared.getSource ? shared.getSource() : shared.source, bib);
+      const source = shared.getSource ? shared.getSource() : shared.source;
+      fillCitations(cell.node, source, bib);
+      fillTerms(cell.node, source, glossary);
     }
   }
 
+  const load = (name) => fetch(new URL(name, here)).then((response) => response.json());
+
   const citations = {
     id: `${NAME}:citations`,
-    description: "Shows {cite} roles as the rnn-tutor book does, from its bibliography.",
+    description: "Shows {cite} and {term} roles as the rnn-tutor book does.",
     autoStart: true,
     activate(app) {
-      fetch(new URL("citations.json", here))
-        .then((response) => response.json())
-        .then((bib) => {
+      Promise.all([load("citations.json"), load("glossary.json")])
+        .then(([bib, glossary]) => {
           let queued = false;
-          const run = () => { queued = false; fillAll(app, bib); };
+          const run = () => { queued = false; fillAll(app, bib, glossary); };
           new MutationObserver(() => {
             if (!queued) { queued = true; requestAnimationFrame(run); }
           }).observe(document.body, { childList: true, subtree: true });
           run();
         })
-        .catch((error) => console.error(`${NAME}: no bibliography`, error));
+        .catch((error) => console.error(`${NAME}: no bibliography or glossary`, error));
     },
   };
 

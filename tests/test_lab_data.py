@@ -1,5 +1,6 @@
-"""The bibliography of the JupyterLab extension (labextension/static/citations.json):
-current with book/references.bib, and printing every citation exactly as the built book."""
+"""The data of the JupyterLab extension (labextension/static/): current with the book's
+bibliography and glossary, printing every citation exactly as the built book, and naming
+a glossary entry of the built book for every {term} of the chapters."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-import lab_citations  # noqa: E402
+import lab_data  # noqa: E402
 
 # One citation of the built book: sphinxcontrib-bibtex wraps each role in a span with an
 # id; its labels are links to the references page with the full reference as title.
@@ -23,13 +24,18 @@ LABEL = re.compile(r'<a class="reference internal" href="[^"]*references\.html#[
 
 
 def _bib() -> dict:
-    return json.loads(lab_citations.OUT.read_text(encoding="utf-8"))
+    return json.loads(lab_data.CITATIONS.read_text(encoding="utf-8"))
 
 
-def test_the_bibliography_is_current():
-    assert lab_citations.OUT.read_text(encoding="utf-8") == lab_citations.render(), (
-        "labextension/static/citations.json is older than book/references.bib: "
-        "run .venv/bin/python scripts/lab_citations.py")
+def _glossary() -> dict:
+    return json.loads(lab_data.TERMS.read_text(encoding="utf-8"))
+
+
+def test_the_data_is_current():
+    for path, text in lab_data.render().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.relative_to(ROOT)} is older than book/references.bib or "
+            "book/glossary.md: run .venv/bin/python scripts/lab_data.py")
 
 
 def test_every_key_has_a_label_and_a_text():
@@ -68,3 +74,42 @@ def test_labels_texts_and_authors_match_the_built_book(book_html):
                 assert shown == expected, f"{page.name}: book {shown!r}, extension {expected!r}"
             checked += 1
     assert checked > 150, f"only {checked} citations found in the built chapters"
+
+
+def _chapter_terms() -> set[str]:
+    """The glossary entry of every {term} role in the chapters' markdown, lower-cased."""
+    found = set()
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "markdown":
+                for shown, target in lab_data_term_roles("".join(cell["source"])):
+                    found.add((target or shown).strip().lower())
+    return found
+
+
+def lab_data_term_roles(source: str):
+    # The same pattern as labextension/static/remoteEntry.js's TERM.
+    return re.findall(r"\{term\}`([^`<]*?)\s*(?:<([^>]*)>)?`", source)
+
+
+def test_every_term_of_the_chapters_has_an_entry():
+    terms, glossary = _chapter_terms(), _glossary()
+    assert len(terms) > 30, f"only {len(terms)} distinct terms found in the chapters"
+    assert terms <= set(glossary), f"no glossary entry for {sorted(terms - set(glossary))}"
+
+
+def test_definitions_are_plain_text():
+    for key, entry in _glossary().items():
+        text = entry["text"]
+        assert entry["link"].endswith("/book/glossary.html#" + entry["anchor"]), entry["link"]
+        assert not re.search(r"[$`{}\\]", text), f"{key}: markup left in {text!r}"
+    jacobian = _glossary()["jacobian"]["text"]
+    assert "\u2202 h_t / \u2202 h_(t-1)" in jacobian, jacobian
+
+
+@pytest.mark.book
+def test_term_anchors_exist_in_the_built_glossary(book_html):
+    page = (book_html / "book" / "glossary.html").read_text(encoding="utf-8")
+    anchors = set(re.findall(r'id="(term-[^"]+)"', page))
+    missing = {e["anchor"] for e in _glossary().values()} - anchors
+    assert not missing, f"the built glossary has no {sorted(missing)}"
