@@ -164,8 +164,8 @@ body[data-jp-theme-light="false"] .jp-RenderedPlotly { filter: invert(0.88) hue-
 
   const load = (name) => fetch(new URL(name, here)).then((response) => response.json());
 
-  const citations = {
-    id: `${NAME}:citations`,
+  const references = {
+    id: `${NAME}:references`,
     description: "Shows {cite} and {term} roles as the rnn-tutor book does.",
     autoStart: true,
     activate(app) {
@@ -192,7 +192,7 @@ body[data-jp-theme-light="false"] .jp-RenderedPlotly { filter: invert(0.88) hue-
 
   const modules = {
     // JupyterLab reads `default` only from a module marked as an ES module.
-    "./extension": () => ({ __esModule: true, default: [citations] }),
+    "./extension": () => ({ __esModule: true, default: [references] }),
     "./style": addStyle,
   };
   window._JUPYTERLAB = window._JUPYTERLAB || {};
