@@ -277,8 +277,9 @@ def mime_bundle(fig: go.Figure, book: bool | None = None) -> dict:
         ``text/html`` (see :func:`figure_html`) and ``text/plain`` (a one-line summary
         for terminals); outside the book also ``application/vnd.plotly.v1+json`` for
         front ends with a plotly renderer, with a width and a height (``NOTEBOOK_WIDTH``
-        and the figure's own height, 450 px by default). The book's renderer cannot render that type
-        and would report it as an unknown MIME type, so the book gets HTML only.
+        and the figure's own height, 450 px by default). The book's renderer cannot
+        render that type and would report it as an unknown MIME type, so the book gets
+        HTML only.
     """
     spec = _spec(_check_figure(fig))
     if book is None:

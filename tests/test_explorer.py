@@ -696,3 +696,19 @@ def test_static_cell_explorer_slider_and_dropdown_in_a_browser(browser, tmp_path
     np.testing.assert_allclose(back["lstm_half"], want, rtol=1e-6, atol=1e-4)
     assert errors == []
     page.close()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("scale_by", ["norm", "radius"])
+def test_the_scaled_spectrum_is_the_spectrum_of_the_scaled_matrix(cell, scale_by):
+    # explore() decomposes the matrix drawn at scale 1 and scales the result: the same as
+    # decomposing each block of the W_hh it runs, at any scale.
+    for scale in (0.3, 1.0, 2.7):
+        res = ex.explore(scale, 20, 12, "tanh", "gaussian", cell, scale_by=scale_by, seed=3)
+        W_hh = ex.profile_setup(cell, 20, 12, scale, "tanh", "gaussian", 3,
+                                scale_by=scale_by)["W_hh"]
+        blocks = W_hh.reshape(-1, 12, 12)
+        for got, block in zip(res.eigenvalues, blocks):
+            assert np.sort_complex(got) == pytest.approx(
+                np.sort_complex(np.linalg.eigvals(block)), rel=1e-9, abs=1e-12), (cell, scale)
+        assert res.sigma == pytest.approx(max(np.linalg.norm(b, 2) for b in blocks), rel=1e-12)
