@@ -23,7 +23,7 @@ are data. The verdict names them; the views leave them out of the curve and mark
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -237,25 +237,20 @@ def _check_real(value, name):
     return float(value)
 
 
-def _spectrum(W_hh, gates: int):
-    """Eigenvalues (G, H) of each H x H block of W_hh, and the largest singular value.
+@functools.lru_cache(maxsize=8)
+def _unit_spectrum(init: str, H: int, seed: int, scale_by: str, gates: int):
+    """Eigenvalues (G, H) of each H x H block of W_hh drawn at scale 1, and the largest
+    singular value.
 
-    Remembered for the last few matrices, keyed by W_hh's bytes: :func:`explore` asks
-    for the matrix drawn at scale 1, the same for every scale, nonlinearity and clip, and
-    the decompositions are about a fifth of an LSTM explore call at T = 500.
+    W_hh at any scale is this matrix times the scale (init.recurrent_matrix), and so is its
+    spectrum: remembered per draw, the decompositions (a fifth of an LSTM explore call at
+    T = 500) are done once per matrix, not once per position of the scale slider.
     """
-    key = (gates, W_hh.shape, hashlib.blake2b(W_hh.tobytes(), digest_size=16).digest())
-    if key not in _SPECTRA:
-        blocks = W_hh.reshape(gates, W_hh.shape[1], W_hh.shape[1])
-        eig = np.linalg.eigvals(blocks)
-        eig.setflags(write=False)
-        _SPECTRA[key] = eig, float(np.linalg.norm(blocks, ord=2, axis=(1, 2)).max())
-        while len(_SPECTRA) > 8:
-            del _SPECTRA[next(iter(_SPECTRA))]          # the oldest
-    return _SPECTRA[key]
-
-
-_SPECTRA: dict = {}
+    W_hh = recurrent_matrix(init, H, 1.0, seed, scale_by=scale_by, gates=gates)
+    blocks = W_hh.reshape(gates, H, H)
+    eig = np.linalg.eigvals(blocks)
+    eig.setflags(write=False)
+    return eig, float(np.linalg.norm(blocks, ord=2, axis=(1, 2)).max())
 
 
 def _with_clip(verdict: Verdict, clipped, clip: float) -> tuple[Verdict, int]:
@@ -330,11 +325,7 @@ def explore(scale: float = 1.0, T: int = 200, hidden_size: int = 64,
                               scale_by=scale_by)
         profile = profile_from_setup(setup)
         clipped = None if clip is None else profile_from_setup(setup, clip)
-        # W_hh is the matrix drawn at scale 1, times scale (init.recurrent_matrix); so is
-        # its spectrum. Decomposing the unit matrix instead (remembered by _spectrum) does
-        # it once per matrix drawn, not once per position of the scale slider.
-        unit = recurrent_matrix(init, H, 1.0, seed, scale_by=scale_by, gates=gates)
-        eig, sigma = _spectrum(unit, gates)
+        eig, sigma = _unit_spectrum(init, H, seed, scale_by, gates)
         eig, sigma = eig * scale, sigma * scale
     verdict, fired = judge(profile), 0
     if clip is not None:
