@@ -36,6 +36,9 @@ GLOSSARY = ROOT / "book" / "glossary.md"
 STATIC = ROOT / "labextension" / "static"
 CITATIONS = STATIC / "citations.json"
 TERMS = STATIC / "glossary.json"
+# {term}`text` or {term}`text <Glossary entry>` (labextension/static/remoteEntry.js has
+# the same pattern as TERM).
+TERM_ROLE = re.compile(r"\{term\}`([^`<]*?)\s*(?:<([^>]*)>)?`")
 
 
 def _authors(persons) -> tuple[str, bool]:
@@ -98,7 +101,7 @@ def _plain(text: str, bib: dict) -> str:
         return "[" + ", ".join(r["label"] for r in refs) + "]"
 
     text = re.sub(r"\{cite(:t|:p)?\}`([^`]*)`", cite, text)
-    text = re.sub(r"\{term\}`([^`<]*?)\s*(?:<[^>]*>)?`", r"\1", text)
+    text = TERM_ROLE.sub(r"\1", text)
     text = re.sub(r"\*\*?([^*]+)\*\*?|`([^`]*)`",
                   lambda m: m.group(1) or m.group(2), text)
     text = re.sub(r"\$([^$]*)\$", lambda m: _tex(m.group(1)), text)

@@ -49,10 +49,14 @@ def test_every_key_has_a_label_and_a_text():
         assert ref["link"] is None or ref["link"].startswith("https://"), f"{key}: {ref['link']}"
 
 
+def _shown(fragment: str) -> str:
+    """An HTML fragment as the reader sees it: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
 def book_citations(page: Path) -> list[str]:
     """The citations of a built page as text, in order ("Pascanu et al. [PMB13]")."""
-    text = page.read_text(encoding="utf-8")
-    return [html.unescape(re.sub(r"<[^>]+>", "", m.group(1))) for m in CITATION.finditer(text)]
+    return [_shown(m.group(1)) for m in CITATION.finditer(page.read_text(encoding="utf-8"))]
 
 
 @pytest.mark.book
@@ -67,7 +71,7 @@ def test_labels_texts_and_authors_match_the_built_book(book_html):
                 ref = by_label.get(label)
                 assert ref is not None, f"{page.name}: the book prints {label}, the extension has no such label"
                 assert ref["text"] == html.unescape(title), f"{label}: book {title!r}, extension {ref['text']!r}"
-            shown = html.unescape(re.sub(r"<[^>]+>", "", m.group(1)))
+            shown = _shown(m.group(1))
             if not shown.startswith("["):                       # {cite:t}: "Author [L]"
                 ref = by_label[labels[0][1]]
                 expected = ref["author"] + (" et al." if ref["et_al"] else "") + f" [{ref['label']}]"
@@ -82,14 +86,9 @@ def _chapter_terms() -> set[str]:
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             if cell["cell_type"] == "markdown":
-                for shown, target in lab_data_term_roles("".join(cell["source"])):
+                for shown, target in lab_data.TERM_ROLE.findall("".join(cell["source"])):
                     found.add((target or shown).strip().lower())
     return found
-
-
-def lab_data_term_roles(source: str):
-    # The same pattern as labextension/static/remoteEntry.js's TERM.
-    return re.findall(r"\{term\}`([^`<]*?)\s*(?:<([^>]*)>)?`", source)
 
 
 def test_every_term_of_the_chapters_has_an_entry():
@@ -113,3 +112,11 @@ def test_term_anchors_exist_in_the_built_glossary(book_html):
     anchors = set(re.findall(r'id="(term-[^"]+)"', page))
     missing = {e["anchor"] for e in _glossary().values()} - anchors
     assert not missing, f"the built glossary has no {sorted(missing)}"
+
+
+def test_the_extension_reads_terms_with_the_same_pattern():
+    js = (ROOT / "labextension" / "static" / "remoteEntry.js").read_text(encoding="utf-8")
+    found = re.search(r"const TERM = /(.*)/g;", js)
+    assert found and found.group(1) == lab_data.TERM_ROLE.pattern, (
+        f"remoteEntry.js's TERM {found and found.group(1)!r} differs from "
+        f"lab_data.TERM_ROLE {lab_data.TERM_ROLE.pattern!r}")

@@ -28,7 +28,7 @@
   const MISSING = `.jp-MarkdownCell ${CITE_MARK}, .jp-MarkdownCell ${TERM_LINK}`;
   // A MyST role whose name starts with "cite": {cite}`a,b`, {cite:t}`a`, {cite:p}`a` ...
   const ROLE = /\{(cite(?::[a-z]+)?)\}`([^`]*)`/g;
-  // {term}`text` or {term}`text <Glossary entry>`
+  // {term}`text` or {term}`text <Glossary entry>` (scripts/lab_data.py: TERM_ROLE)
   const TERM = /\{term\}`([^`<]*?)\s*(?:<([^>]*)>)?`/g;
 
   const here = new URL(".", document.currentScript.src);
