@@ -2,8 +2,9 @@
 
 :func:`jupyterlab` starts ``jupyter lab`` from this environment on 127.0.0.1 (a free
 port, a random token, settings and runtime files in a temporary folder, no news or
-update checks, no autosave), waits until it answers and stops it afterwards. :func:`open_notebook`
-opens a notebook in a Playwright page and :func:`run_all` runs every cell. The kernel is
+update checks, no autosave), waits until it answers and stops it afterwards.
+:func:`open_notebook` opens a notebook in a Playwright page and :func:`run_all` runs
+every cell. The kernel is
 this environment's Python (its ``bin`` folder comes first on ``PATH``, so the
 ``python3`` kernelspec finds it), outside the book build.
 
